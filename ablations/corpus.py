@@ -1,0 +1,120 @@
+"""Finding a text corpus, fetching Tiny Shakespeare once, and caching its byte tokens as a memmap."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sysconfig
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SHAKESPEARE_FILE = "tinyshakespeare.txt"
+SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+ALTERNATIVES = "use --data stdlib (offline, always present) or --data PATH (a text file or a directory of them)"
+
+
+class CorpusError(ValueError):
+    """The corpus asked for cannot be found, fetched or used."""
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str  # 'shakespeare', 'stdlib' or the absolute path given
+    sha256: str  # of the bytes tokenised: two runs are comparable only when this matches
+    tokens_path: str  # uint8 memmap of byte tokens, shared by every run on this corpus
+    n_tokens: int
+
+    @property
+    def label(self) -> str:
+        return f"{Path(self.name).name}@{self.sha256[:8]}"
+
+
+def cache_dir() -> Path:
+    if "ABLATE_CACHE" in os.environ:
+        return Path(os.environ["ABLATE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ablate"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def find_shakespeare() -> Path | None:
+    """A local copy: $ABLATE_DATA_DIR first, then the user cache."""
+    places = [Path(os.environ["ABLATE_DATA_DIR"])] if "ABLATE_DATA_DIR" in os.environ else []
+    for place in places + [cache_dir()]:
+        if (place / SHAKESPEARE_FILE).is_file():
+            return place / SHAKESPEARE_FILE
+    return None
+
+
+def _shakespeare_bytes() -> bytes:
+    local = find_shakespeare()
+    if local is not None:
+        data = local.read_bytes()
+        if hashlib.sha256(data).hexdigest() != SHAKESPEARE_SHA256:
+            raise CorpusError(f"{local} is not Tiny Shakespeare (sha256 mismatch); delete it or {ALTERNATIVES}")
+        return data
+    try:
+        with urllib.request.urlopen(SHAKESPEARE_URL, timeout=30) as response:
+            data = response.read()
+    except OSError as error:
+        raise CorpusError(
+            f"Tiny Shakespeare is not in $ABLATE_DATA_DIR or {cache_dir()} and downloading it failed ({error}); "
+            f"{ALTERNATIVES}"
+        ) from None
+    if hashlib.sha256(data).hexdigest() != SHAKESPEARE_SHA256:
+        raise CorpusError(f"the download from {SHAKESPEARE_URL} failed its sha256 check; {ALTERNATIVES}")
+    _atomic_write(cache_dir() / SHAKESPEARE_FILE, data)
+    return data
+
+
+def _stdlib_bytes() -> bytes:
+    """The running Python's standard-library sources: offline and present on every machine."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in root.rglob("*.py") if not {"site-packages", "dist-packages"} & set(p.parts))
+    return b"".join(p.read_bytes() for p in files)
+
+
+def _path_bytes(path: Path) -> bytes:
+    if path.is_file():
+        return path.read_bytes()
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        texts = (p.read_bytes() for p in files)
+        return b"".join(text for text in texts if b"\0" not in text)  # skip binaries
+    raise CorpusError(f"--data {path}: no such file or directory; {ALTERNATIVES}, or --data shakespeare")
+
+
+def default_corpus_name() -> str:
+    return "shakespeare" if find_shakespeare() is not None else "stdlib"
+
+
+def load_corpus(name: str, context: int) -> Corpus:
+    """Read the corpus named `shakespeare`, `stdlib` or a path; tokenise it once into the cache."""
+    if name == "shakespeare":
+        data = _shakespeare_bytes()
+    elif name == "stdlib":
+        data = _stdlib_bytes()
+    else:
+        path = Path(name).expanduser().resolve()
+        name, data = str(path), _path_bytes(path)
+    # Ten times the context leaves a validation split (the last tenth) with room for a window.
+    if len(data) < 10 * (context + 1):
+        raise CorpusError(f"corpus {name} has {len(data)} bytes, fewer than 10·(context+1) = {10 * (context + 1)}")
+    digest = hashlib.sha256(data).hexdigest()
+    tokens_path = cache_dir() / "tokens" / f"{digest}.u8"
+    if not tokens_path.exists():
+        _atomic_write(tokens_path, data)  # byte-level: the token ids are the bytes themselves
+    return Corpus(name=name, sha256=digest, tokens_path=str(tokens_path), n_tokens=len(data))
+
+
+def read_tokens(corpus: Corpus) -> np.ndarray:
+    return np.memmap(corpus.tokens_path, dtype=np.uint8, mode="r")

@@ -1,0 +1,101 @@
+"""Per-step and per-eval metrics, appended to one JSONL file per run, consistent with the checkpoint."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from ablations.system import LanguageModelSystem
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Rows of a metrics file; a line cut short by a kill is dropped."""
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+class RunRecorder(L.Callback):
+    """Writes a `train` row after every optimiser step and a `val` row after every evaluation.
+
+    Rows carry the global step *after* the update they describe. On (re)start the file is cut
+    back to the restored step, so a run killed between checkpoints has no lost or duplicated steps.
+    """
+
+    def __init__(self, path: Path, tokens_per_step: int) -> None:
+        self.path, self.tokens_per_step = path, tokens_per_step
+        self.resumed_from = 0
+        self._file = None
+        self._started = 0.0
+        self._recent: list[dict] = []  # train rows since the last evaluation, for the progress line
+
+    def _sync(self, pl_module: L.LightningModule) -> None:
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize(pl_module.device)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning has restored global_step from the checkpoint by now.
+        self.resumed_from = trainer.global_step
+        kept = [row for row in read_metrics(self.path) if row["step"] <= self.resumed_from]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in kept))
+        tmp.replace(self.path)
+        self._file = self.path.open("a")
+        if self.resumed_from:
+            print(f"resumed at step {self.resumed_from}/{trainer.max_steps}", flush=True)
+
+    def _write(self, row: dict) -> None:
+        self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._sync(pl_module)
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module: LanguageModelSystem, outputs, batch, batch_idx) -> None:
+        if pl_module.diverged_at is not None:
+            return
+        self._sync(pl_module)
+        step_time = time.perf_counter() - self._started
+        stats = pl_module.step_stats
+        row = {
+            "split": "train",
+            "step": trainer.global_step,
+            "loss": stats["loss"].item(),
+            "lr": stats["lr"],
+            "grad_norm": stats["grad_norm"].item(),
+            "grad_norm_layer": stats["grad_norm_layer"].tolist(),
+            "step_time_s": step_time,
+            "tokens_per_s": self.tokens_per_step / step_time,
+        }
+        self._write(row)
+        self._recent.append(row)
+
+    def on_validation_epoch_end(self, trainer, pl_module: LanguageModelSystem) -> None:
+        loss = torch.stack(pl_module.val_losses).mean().item()
+        # Byte-level tokens: nats per token are nats per byte.
+        self._write({"split": "val", "step": trainer.global_step, "loss": loss, "bpb": loss / math.log(2)})
+        if self._recent:
+            train_loss = statistics.mean(r["loss"] for r in self._recent)
+            speed = statistics.median(r["tokens_per_s"] for r in self._recent)
+            print(
+                f"step {trainer.global_step}/{trainer.max_steps} · train loss {train_loss:.3f} · "
+                f"val loss {loss:.3f} · {speed / 1e3:.1f}k tok/s",
+                flush=True,
+            )
+        self._recent = []
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self._file is not None:
+            self._file.close()

@@ -1,0 +1,160 @@
+"""One run = one (ablation, variant, seed): train with Lightning, resume from the run's own
+checkpoint, and write a summary whose presence marks the run finished."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import submitit
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from ablations.corpus import Corpus
+from ablations.data import TokenDataModule
+from ablations.recorder import RunRecorder, read_metrics
+from ablations.spec import TrainConfig
+from ablations.system import LanguageModelSystem
+from models import ModelConfig, non_embedding_params, total_params, training_flops_per_token
+
+TIMING_SKIP_FRACTION = 0.1  # steps excluded from speed medians: allocator and kernel warm-up
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    ablation: str
+    variant: str
+    preset: str
+    seed: int
+    model: ModelConfig
+    train: TrainConfig
+    corpus: Corpus
+    results_dir: str
+    concurrency: int = 1  # runs sharing the machine while this one is timed; not part of its identity
+
+    @property
+    def run_id(self) -> str:
+        """Hash of everything that determines the run's numbers: resolved configs, data bytes, seed."""
+        identity = {"model": self.model.to_dict(), "train": self.train.to_dict(), "corpus": self.corpus.sha256, "seed": self.seed}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.results_dir) / "runs" / self.ablation / self.run_id
+
+    def describe(self) -> dict:
+        return {
+            "run_id": self.run_id, "ablation": self.ablation, "variant": self.variant, "preset": self.preset,
+            "seed": self.seed, "corpus": self.corpus.name, "corpus_sha256": self.corpus.sha256,
+            "model": self.model.to_dict(), "train": self.train.to_dict(),
+        }  # fmt: skip
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Temp file then rename: a reader never sees half a file, even if the writer is killed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    os.replace(tmp, path)
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def _peak_memory(device: torch.device) -> tuple[int, str]:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device), "cuda_max_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process_max_rss"
+
+
+def summarise(spec: RunSpec, system: LanguageModelSystem, recorder: RunRecorder, wall_time: float) -> dict:
+    rows = read_metrics(spec.run_dir / "metrics.jsonl")
+    train = [r for r in rows if r["split"] == "train"]
+    val = [r for r in rows if r["split"] == "val"]
+    timed = [r for r in train if r["step"] > TIMING_SKIP_FRACTION * spec.train.steps] or train
+    peak, peak_kind = _peak_memory(system.device)
+    return {
+        **spec.describe(),
+        "params": total_params(spec.model),
+        "non_embedding_params": non_embedding_params(spec.model),
+        "flops_per_token": training_flops_per_token(spec.model),
+        "steps_done": train[-1]["step"] if train else 0,
+        "final_val_loss": val[-1]["loss"] if val and system.diverged_at is None else None,
+        "best_val_loss": min(r["loss"] for r in val) if val else None,
+        "final_train_loss": train[-1]["loss"] if train else None,
+        "tokens_per_s": statistics.median(r["tokens_per_s"] for r in timed) if timed else None,
+        "step_time_s": statistics.median(r["step_time_s"] for r in timed) if timed else None,
+        "concurrency": spec.concurrency,
+        "peak_memory_bytes": peak,
+        "peak_memory_kind": peak_kind,
+        "wall_time_s": wall_time,
+        "resumed_from_step": recorder.resumed_from,
+        "diverged": system.diverged_at is not None,
+        "diverged_at_step": system.diverged_at,
+        "device": torch.cuda.get_device_name(system.device) if system.device.type == "cuda" else platform.processor() or "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "git_commit": git_commit(),
+    }
+
+
+def train(spec: RunSpec) -> dict:
+    """Run (or resume, or skip) one run and return its summary."""
+    started = time.perf_counter()
+    run_dir = spec.run_dir
+    summary_path = run_dir / "summary.json"
+    if summary_path.exists():
+        return json.loads(summary_path.read_text())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", spec.describe())
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+
+    L.seed_everything(spec.seed, verbose=False)  # same seed, same init wherever the variants' shapes agree
+    system = LanguageModelSystem(spec.model, spec.train)
+    data = TokenDataModule(spec.corpus, spec.seed, spec.train.steps, spec.train.batch_size, spec.model.context, spec.train.eval_batches)
+    recorder = RunRecorder(run_dir / "metrics.jsonl", spec.train.batch_size * spec.model.context)
+    # Saved after each evaluation, so the checkpoint always includes that evaluation's row.
+    saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True, enable_version_counter=False)
+    trainer = L.Trainer(
+        max_steps=spec.train.steps,
+        val_check_interval=spec.train.eval_every,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        gradient_clip_val=spec.train.grad_clip,
+        precision="bf16-mixed" if torch.cuda.is_available() else "32-true",
+        devices=1,
+        logger=False,
+        callbacks=[recorder, saver],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=run_dir,
+    )
+    trainer.fit(system, datamodule=data, ckpt_path=checkpoint if checkpoint.exists() else None, weights_only=True)
+    summary = summarise(spec, system, recorder, time.perf_counter() - started)
+    write_json(summary_path, summary)
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # only unfinished runs keep one
+    return summary
+
+
+class TrainJob(submitit.helpers.Checkpointable):
+    """The callable submitit pickles: every call resumes from the run's own checkpoint on disk."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        self.spec = spec
+
+    def __call__(self) -> dict:
+        return train(self.spec)
