@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import resource
@@ -12,6 +13,7 @@ import shutil
 import statistics
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,14 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")] if cpuinfo.exists() else []
+    return f"cpu: {models[0] if models else platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
 def _peak_memory(device: torch.device) -> tuple[int, str]:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device), "cuda_max_allocated"
@@ -105,8 +115,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, recorder: RunRecorder,
         "resumed_from_step": recorder.resumed_from,
         "diverged": system.diverged_at is not None,
         "diverged_at_step": system.diverged_at,
-        "device": torch.cuda.get_device_name(system.device) if system.device.type == "cuda" else platform.processor() or "cpu",
-        "torch_threads": torch.get_num_threads(),
+        "device": _device_name(system.device),
         "torch_version": torch.__version__,
         "git_commit": git_commit(),
     }
@@ -123,6 +132,8 @@ def train(spec: RunSpec) -> dict:
     write_json(run_dir / "config.json", spec.describe())
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
 
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # keep job logs to our progress lines
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning vs newer torch, harmless
     L.seed_everything(spec.seed, verbose=False)  # same seed, same init wherever the variants' shapes agree
     system = LanguageModelSystem(spec.model, spec.train)
     data = TokenDataModule(spec.corpus, spec.seed, spec.train.steps, spec.train.batch_size, spec.model.context, spec.train.eval_batches)

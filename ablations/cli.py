@@ -1,0 +1,138 @@
+"""`ablate`: list the ablations, run one (through submitit), report on it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ablations.corpus import CorpusError, default_corpus_name, load_corpus
+from ablations.dispatch import EXECUTORS, dispatch
+from ablations.registry import UnknownName, all_ablations, check_variants, get_ablation, get_preset
+from ablations.spec import PRESETS
+from ablations.train import RunSpec
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit code 2, nothing submitted."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage dump
+        self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _results_dir(arg: str | None) -> Path:
+    return Path(arg or os.environ.get("ABLATE_RESULTS", "results"))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for ablation in all_ablations().values():
+        print(f"{ablation.name}\n  claim:    {ablation.claim}\n  source:   {ablation.source}")
+        for name, overrides in ablation.variants.items():
+            role = " (baseline)" if name == ablation.baseline else ""
+            print(f"  variant:  {name}{role}: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
+        print(f"  seeds:    {ablation.seeds} by default")
+    print("\npresets: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items()))
+    return 0
+
+
+def plan(args: argparse.Namespace) -> list[RunSpec]:
+    """Resolve and validate everything before any job exists."""
+    try:
+        ablation = get_ablation(args.name)
+        preset = get_preset(args.preset)
+        variants = check_variants(ablation, args.variants.split(",")) if args.variants else list(ablation.variants)
+        configs = {variant: ablation.model_config(variant, preset) for variant in variants}
+    except (UnknownName, ValueError) as error:
+        raise UsageError(str(error)) from None
+    seeds = args.seeds or ablation.seeds
+    if seeds < 1 or args.parallel < 1:
+        raise UsageError("--seeds and --parallel must be at least 1")
+    data = args.data or default_corpus_name()
+    context = max(config.context for config in configs.values())
+    try:
+        corpus = load_corpus(data, context)
+    except CorpusError as error:
+        raise UsageError(str(error)) from None
+    how = "" if args.data else " (default: shakespeare when a local copy exists, else stdlib)"
+    print(f"corpus: {corpus.name}{how}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
+    results = str(_results_dir(args.results_dir).resolve())
+    return [
+        RunSpec(ablation=ablation.name, variant=variant, preset=args.preset, seed=seed, model=configs[variant],
+                train=preset.train, corpus=corpus, results_dir=results)  # fmt: skip
+        for seed in range(seeds)
+        for variant in variants
+    ]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    specs = plan(args)
+    log_dir = Path(specs[0].results_dir) / "runs" / args.name / "_logs"
+    progress = dispatch(specs, args.executor, args.parallel, log_dir, force=args.force)
+    print(f"results in {Path(specs[0].results_dir) / 'runs' / args.name}; next: ablate report {args.name}")
+    return 1 if progress.failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ablations.report import write_report  # matplotlib is slow to import; only report needs it
+
+    try:
+        ablation = get_ablation(args.name)
+    except UnknownName as error:
+        raise UsageError(str(error)) from None
+    try:
+        paths = write_report(ablation, _results_dir(args.results_dir))
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    print(paths[0].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ablate", description="Run and report ablations of transformer architecture choices.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("list", help="ablations, their variants and claims").set_defaults(func=cmd_list)
+
+    results = dict(help="where runs and reports go (default: $ABLATE_RESULTS or ./results)")
+    run = commands.add_parser("run", help="train every (variant, seed) of an ablation; finished runs are skipped",
+                              description="One job per (variant, seed), submitted through submitit. "
+                              "Interrupted runs resume from their last checkpoint when run again.")  # fmt: skip
+    run.add_argument("name", help="ablation name (see `ablate list`)")
+    run.add_argument("--preset", default="tiny", help=f"size and budget: {', '.join(PRESETS)} (default: tiny)")
+    run.add_argument("--seeds", type=int, help="number of seeds per variant (default: the ablation's)")
+    run.add_argument("--variants", help="comma-separated subset of the ablation's variants (default: all)")
+    run.add_argument("--data", help="shakespeare, stdlib, or a path to a text file or directory "
+                     "(default: shakespeare if a local copy exists, else stdlib)")  # fmt: skip
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="local: real subprocesses (default); debug: in this process")  # fmt: skip
+    run.add_argument("--parallel", type=int, default=1,
+                     help="local runs at once (default 1: concurrent runs distort each other's speed)")  # fmt: skip
+    run.add_argument("--force", action="store_true", help="discard stored results and rerun")
+    run.add_argument("--results-dir", **results)
+    run.set_defaults(func=cmd_run)
+
+    report = commands.add_parser("report", help="table (markdown, CSV) and figures from stored runs")
+    report.add_argument("name", help="ablation name")
+    report.add_argument("--results-dir", **results)
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as error:
+        print(f"ablate {args.command}: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Send runs to submitit executors, at most K at a time, and show progress. Knows nothing of models."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import submitit
+
+from ablations.train import RunSpec, TrainJob
+
+EXECUTORS = ("local", "debug")
+LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local default (2 min) would kill real runs
+
+
+@dataclass
+class Progress:
+    total: int
+    skipped: int = 0
+    done: int = 0
+    failed: list[str] = field(default_factory=list)  # log paths of failed runs
+    running: dict[str, str] = field(default_factory=dict)  # run label → latest progress line
+
+    def line(self) -> str:
+        parts = [f"{self.done + self.skipped}/{self.total} done", f"{len(self.running)} running", f"{len(self.failed)} failed"]
+        now = "; ".join(f"{label}: {status}" for label, status in self.running.items())
+        return " · ".join(parts) + (f" | {now}" if now else "")
+
+
+def _label(spec: RunSpec) -> str:
+    return f"{spec.variant} seed {spec.seed}"
+
+
+def _latest_step_line(path: Path) -> str:
+    """The last progress line a running job printed, read from the end of its log."""
+    try:
+        with path.open("rb") as log:
+            log.seek(0, 2)
+            log.seek(max(0, log.tell() - 4096))
+            lines = [line for line in log.read().decode(errors="replace").splitlines() if line.startswith(("step ", "resumed"))]
+    except OSError:
+        return "starting"
+    return lines[-1].split(" · val")[0] if lines else "starting"
+
+
+def _outcome(job: submitit.Job) -> tuple[bool, BaseException | None]:
+    """(finished, error). A debug job runs in-process on first touch; its done() opens pdb on failure."""
+    if isinstance(job, submitit.DebugJob):
+        return True, job.exception()
+    if not job.done():
+        return False, None
+    return True, job.exception()
+
+
+def make_executor(kind: str, log_dir: Path) -> submitit.Executor:
+    # cluster= is explicit: with `srun` on PATH, AutoExecutor would otherwise pick SLURM silently.
+    executor = submitit.AutoExecutor(folder=log_dir, cluster=kind)
+    if kind == "local":
+        executor.update_parameters(timeout_min=LOCAL_TIMEOUT_MIN)
+    return executor
+
+
+def pending_runs(specs: list[RunSpec], force: bool) -> tuple[list[RunSpec], int]:
+    """Runs still to do, and how many were skipped as finished. --force discards stored results."""
+    todo = []
+    for spec in specs:
+        if force:
+            shutil.rmtree(spec.run_dir, ignore_errors=True)
+        if not (spec.run_dir / "summary.json").exists():
+            todo.append(spec)
+    return todo, len(specs) - len(todo)
+
+
+def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, force: bool = False,
+             say: Callable[[str], None] = print, poll_s: float = 1.0) -> Progress:  # fmt: skip
+    """Run every unfinished spec through the executor; return the tally. Ctrl-C cancels running jobs."""
+    todo, skipped = pending_runs(specs, force)
+    progress = Progress(total=len(specs), skipped=skipped)
+    if skipped:
+        say(f"{skipped} run(s) already finished: skipped (--force reruns them)")
+    if not todo:
+        return progress
+    concurrency = min(parallel, len(todo)) if kind == "local" else 1
+    queue = deque(replace(spec, concurrency=concurrency) for spec in todo)
+    executor = make_executor(kind, log_dir)
+    say(f"{len(todo)} run(s) via the {kind} executor, {concurrency} at a time; logs in {log_dir}")
+    running: list[tuple[RunSpec, submitit.Job]] = []
+    last_line = ""
+    try:
+        while queue or running:
+            while queue and len(running) < concurrency:
+                spec = queue.popleft()
+                running.append((spec, executor.submit(TrainJob(spec))))
+            for spec, job in list(running):
+                finished, error = _outcome(job)
+                if not finished:
+                    progress.running[_label(spec)] = _latest_step_line(job.paths.stdout)
+                    continue
+                running.remove((spec, job))
+                progress.running.pop(_label(spec), None)
+                if error is None:
+                    progress.done += 1
+                else:
+                    progress.failed.append(str(job.paths.stderr))
+                    say(f"FAILED {_label(spec)} ({spec.run_id}): {str(error).strip().splitlines()[-1]}; log: {job.paths.stderr}")
+            line = progress.line()
+            if line != last_line:
+                say(line)
+                last_line = line
+            if running:
+                time.sleep(poll_s)
+    except KeyboardInterrupt:
+        for _, job in running:
+            job.cancel(check=False)
+        say("interrupted: running jobs cancelled; `ablate run` again resumes them from their checkpoints")
+        raise
+    return progress
