@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, recorder: RunRecorder,
     }
 
 
-def train(spec: RunSpec) -> dict:
+def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     """Run (or resume, or skip) one run and return its summary."""
     started = time.perf_counter()
     run_dir = spec.run_dir
@@ -134,12 +135,14 @@ def train(spec: RunSpec) -> dict:
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # keep job logs to our progress lines
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning vs newer torch, harmless
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists")  # resuming is the point
+    warnings.filterwarnings("ignore", message="`training_step` returned `None`")  # how a diverged run stops
     L.seed_everything(spec.seed, verbose=False)  # same seed, same init wherever the variants' shapes agree
     system = LanguageModelSystem(spec.model, spec.train)
     data = TokenDataModule(spec.corpus, spec.seed, spec.train.steps, spec.train.batch_size, spec.model.context, spec.train.eval_batches)
     recorder = RunRecorder(run_dir / "metrics.jsonl", spec.train.batch_size * spec.model.context)
     # Saved after each evaluation, so the checkpoint always includes that evaluation's row.
-    saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", save_top_k=0, save_last=True, enable_version_counter=False)
+    saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
     trainer = L.Trainer(
         max_steps=spec.train.steps,
         val_check_interval=spec.train.eval_every,
@@ -149,7 +152,7 @@ def train(spec: RunSpec) -> dict:
         precision="bf16-mixed" if torch.cuda.is_available() else "32-true",
         devices=1,
         logger=False,
-        callbacks=[recorder, saver],
+        callbacks=[recorder, saver, *extra_callbacks],
         enable_progress_bar=False,
         enable_model_summary=False,
         default_root_dir=run_dir,
@@ -158,7 +161,7 @@ def train(spec: RunSpec) -> dict:
     summary = summarise(spec, system, recorder, time.perf_counter() - started)
     write_json(summary_path, summary)
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # only unfinished runs keep one
-    return summary
+    return json.loads(summary_path.read_text())
 
 
 class TrainJob(submitit.helpers.Checkpointable):

@@ -1,0 +1,43 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from ablations.corpus import load_corpus
+from ablations.spec import TrainConfig
+from ablations.train import RunSpec
+from models import ModelConfig
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+SHAKESPEARE = SHARED_DATA / "tinyshakespeare.txt"
+needs_shakespeare = pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"Tiny Shakespeare not at {SHAKESPEARE}")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache and results; the shared Tiny Shakespeare copy is the data dir."""
+    monkeypatch.setenv("ABLATE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("ABLATE_RESULTS", str(tmp_path_factory.mktemp("results")))
+    if SHAKESPEARE.exists():
+        monkeypatch.setenv("ABLATE_DATA_DIR", str(SHARED_DATA))
+    else:
+        monkeypatch.delenv("ABLATE_DATA_DIR", raising=False)
+
+
+@pytest.fixture
+def tiny_config() -> ModelConfig:
+    return ModelConfig(d_model=32, n_layers=2, n_heads=4, context=16)
+
+
+@pytest.fixture
+def corpus():
+    """Tiny Shakespeare when the shared copy exists, else the always-present stdlib corpus."""
+    return load_corpus("shakespeare" if SHAKESPEARE.exists() else "stdlib", context=64)
+
+
+def make_spec(corpus, results_dir, *, steps=30, eval_every=10, lr=3e-3, seed=0, **model) -> RunSpec:
+    config = ModelConfig(**{"d_model": 32, "n_layers": 2, "n_heads": 2, "context": 32, **model})
+    train = TrainConfig(steps=steps, batch_size=4, lr=lr, warmup_steps=5, eval_every=eval_every, eval_batches=2)
+    return RunSpec(ablation="test", variant="v", preset="test", seed=seed, model=config, train=train, corpus=corpus,
+                   results_dir=str(results_dir))

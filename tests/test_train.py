@@ -1,0 +1,97 @@
+import json
+import math
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ablations.recorder import read_metrics
+from ablations.system import warmup_cosine
+from ablations.train import train
+from conftest import make_spec
+from models import total_params, training_flops_per_token
+
+KILLER = """
+import os, pickle, signal, sys
+import lightning as L
+from ablations.train import train
+
+class KillAt(L.Callback):
+    def __init__(self, step):
+        self.step = step
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+with open(sys.argv[1], "rb") as f:
+    spec = pickle.load(f)
+train(spec, extra_callbacks=[KillAt(int(sys.argv[2]))])
+"""
+
+
+def test_summary_records_what_the_issue_lists(corpus, tmp_path):
+    spec = make_spec(corpus, tmp_path)
+    summary = train(spec)
+    assert json.loads((spec.run_dir / "summary.json").read_text()) == summary
+    assert summary["params"] == total_params(spec.model)
+    assert summary["flops_per_token"] == training_flops_per_token(spec.model)
+    assert summary["steps_done"] == 30 and summary["diverged"] is False and summary["diverged_at_step"] is None
+    assert summary["corpus_sha256"] == corpus.sha256 and summary["torch_version"] == torch.__version__
+    assert summary["final_val_loss"] < math.log(256)  # it learned something beyond uniform bytes
+    for key in ("best_val_loss", "tokens_per_s", "step_time_s", "peak_memory_bytes", "wall_time_s", "device", "git_commit"):
+        assert summary[key] is not None, key
+    assert not (spec.run_dir / "checkpoints").exists()  # finished runs keep no checkpoint
+    rows = read_metrics(spec.run_dir / "metrics.jsonl")
+    train_rows = [r for r in rows if r["split"] == "train"]
+    assert [r["step"] for r in train_rows] == list(range(1, 31))
+    assert [r["step"] for r in rows if r["split"] == "val"] == [10, 20, 30]
+    assert all(len(r["grad_norm_layer"]) == 2 for r in train_rows)
+    # Global norm² is the sum of the per-layer norms² plus the embedding and final-norm parts.
+    assert all(r["grad_norm"] ** 2 >= sum(g**2 for g in r["grad_norm_layer"]) for r in train_rows)
+    assert train_rows[0]["lr"] == pytest.approx(spec.train.lr / spec.train.warmup_steps)
+    assert train(spec) == summary  # a finished run is not trained again
+
+
+def test_sigkilled_run_resumes_with_same_data_order_and_no_lost_or_duplicated_steps(corpus, tmp_path):
+    reference = train(make_spec(corpus, tmp_path / "whole", steps=40))
+    spec = make_spec(corpus, tmp_path / "killed", steps=40)
+    (tmp_path / "spec.pkl").write_bytes(pickle.dumps(spec))
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path / "spec.pkl"), "27"], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert (spec.run_dir / "checkpoints" / "last.ckpt").exists()
+    assert max(r["step"] for r in read_metrics(spec.run_dir / "metrics.jsonl")) == 27  # rows past the checkpoint
+
+    resumed = train(spec)
+    assert resumed["resumed_from_step"] == 20  # the last checkpoint, written after the step-20 evaluation
+    mine = read_metrics(spec.run_dir / "metrics.jsonl")
+    theirs = read_metrics(tmp_path / "whole" / "runs" / "test" / spec.run_id / "metrics.jsonl")
+    assert [(r["split"], r["step"]) for r in mine] == [(r["split"], r["step"]) for r in theirs]
+    # Same weights, optimiser state and batches after the resume: the same losses, step for step.
+    for a, b in zip(mine, theirs):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-6), (a["split"], a["step"])
+    assert resumed["final_val_loss"] == pytest.approx(reference["final_val_loss"], rel=1e-5)
+
+
+def test_non_finite_loss_stops_the_run_and_records_divergence(corpus, tmp_path):
+    spec = make_spec(corpus, tmp_path, lr=1e30)
+    summary = train(spec)
+    assert summary["diverged"] is True
+    steps = [r["step"] for r in read_metrics(spec.run_dir / "metrics.jsonl") if r["split"] == "train"]
+    assert summary["diverged_at_step"] == len(steps) + 1 < 30  # the first step whose loss was not finite
+    assert summary["final_val_loss"] is None
+
+
+def test_same_seed_gives_same_initial_weights_across_variants(corpus, tmp_path):
+    # Norm type does not change parameter shapes, so paired runs start from identical matrices.
+    layer = make_spec(corpus, tmp_path, norm="layer", bias=False, steps=10, eval_every=10)
+    rms = make_spec(corpus, tmp_path, norm="rms", bias=False, steps=10, eval_every=10)
+    first = [read_metrics(s.run_dir / "metrics.jsonl")[0]["loss"] for s in (layer, rms) if train(s)]
+    # Before any update the two norms differ only by mean subtraction, so step-1 losses are close but not equal.
+    assert first[0] == pytest.approx(first[1], abs=0.05) and first[0] != first[1]
+
+
+@pytest.mark.parametrize("step, expected", [(0, 0.1), (9, 1.0), (10, 1.0), (55, 0.55), (100, 0.1), (150, 0.1)])
+def test_warmup_then_cosine_schedule(step, expected):
+    assert warmup_cosine(step, warmup=10, total=100, min_ratio=0.1) == pytest.approx(expected)
