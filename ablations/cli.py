@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 from ablations.corpus import CorpusError, default_corpus_name, load_corpus
-from ablations.dispatch import EXECUTORS, dispatch
 from ablations.registry import UnknownName, all_ablations, check_variants, get_ablation, get_preset
+from ablations.run_spec import RunSpec
 from ablations.spec import PRESETS
-from ablations.train import RunSpec
 
 USAGE_ERROR = 2
+EXECUTORS = ("local", "debug")  # submitit executors; SLURM comes with cluster profiles
 
 
 class UsageError(Exception):
@@ -62,8 +62,16 @@ def plan(args: argparse.Namespace) -> list[RunSpec]:
     print(f"corpus: {corpus.name}{how}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
     results = str(_results_dir(args.results_dir).resolve())
     return [
-        RunSpec(ablation=ablation.name, variant=variant, preset=args.preset, seed=seed, model=configs[variant],
-                train=preset.train, corpus=corpus, results_dir=results)  # fmt: skip
+        RunSpec(
+            ablation=ablation.name,
+            variant=variant,
+            preset=args.preset,
+            seed=seed,
+            model=configs[variant],
+            train=preset.train,
+            corpus=corpus,
+            results_dir=results,
+        )  # fmt: skip
         for seed in range(seeds)
         for variant in variants
     ]
@@ -71,6 +79,8 @@ def plan(args: argparse.Namespace) -> list[RunSpec]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     specs = plan(args)
+    from ablations.dispatch import dispatch  # imports Lightning (seconds): only once the input is valid
+
     log_dir = Path(specs[0].results_dir) / "runs" / args.name / "_logs"
     progress = dispatch(specs, args.executor, args.parallel, log_dir, force=args.force)
     print(f"results in {Path(specs[0].results_dir) / 'runs' / args.name}; next: ablate report {args.name}")

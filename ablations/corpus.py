@@ -67,8 +67,7 @@ def _shakespeare_bytes() -> bytes:
             data = response.read()
     except OSError as error:
         raise CorpusError(
-            f"Tiny Shakespeare is not in $ABLATE_DATA_DIR or {cache_dir()} and downloading it failed ({error}); "
-            f"{ALTERNATIVES}"
+            f"Tiny Shakespeare is not in $ABLATE_DATA_DIR or {cache_dir()} and downloading it failed ({error}); {ALTERNATIVES}"
         ) from None
     if hashlib.sha256(data).hexdigest() != SHAKESPEARE_SHA256:
         raise CorpusError(f"the download from {SHAKESPEARE_URL} failed its sha256 check; {ALTERNATIVES}")

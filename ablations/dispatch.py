@@ -11,9 +11,9 @@ from typing import Callable
 
 import submitit
 
-from ablations.train import RunSpec, TrainJob
+from ablations.run_spec import RunSpec
+from ablations.train import TrainJob
 
-EXECUTORS = ("local", "debug")
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local default (2 min) would kill real runs
 
 

@@ -42,7 +42,11 @@ def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, verdic
         levels.append([name, str(first["runs"]), str(first["diverged"]), *cells])
     diffs = []
     for row in table.dropna(subset=["diff_mean"]).itertuples():
-        ci = "–" if math.isnan(row.diff_low) else f"[{row.diff_low:+.{_DIGITS[row.metric]}f}, {row.diff_high:+.{_DIGITS[row.metric]}f}]"
+        ci = (
+            "–"
+            if math.isnan(row.diff_low)
+            else f"[{row.diff_low:+.{_DIGITS[row.metric]}f}, {row.diff_high:+.{_DIGITS[row.metric]}f}]"
+        )
         judged = isinstance(getattr(row, "verdict", None), str)
         diffs.append([row.variant, _METRIC_LABELS[row.metric], f"{row.diff_mean:+.{_DIGITS[row.metric]}f}", ci, str(int(row.pairs)),
                       row.expected if judged else "", row.paper if judged else "", f"**{row.verdict}**" if judged else ""])  # fmt: skip
@@ -60,7 +64,9 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     """Write table.md, table.csv and two figures per (preset, corpus); return the paths written."""
     runs = load_runs(results_dir, ablation.name)
     if runs.empty:
-        raise FileNotFoundError(f"no finished runs of {ablation.name} under {Path(results_dir) / 'runs'}; run `ablate run {ablation.name}` first")
+        raise FileNotFoundError(
+            f"no finished runs of {ablation.name} under {Path(results_dir) / 'runs'}; run `ablate run {ablation.name}` first"
+        )
     out = Path(results_dir) / "reports" / ablation.name
     out.mkdir(parents=True, exist_ok=True)
     table = compare(runs, ablation)

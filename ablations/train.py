@@ -3,10 +3,8 @@ checkpoint, and write a summary whose presence marks the run finished."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import platform
 import resource
 import shutil
@@ -15,7 +13,6 @@ import subprocess
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -23,51 +20,13 @@ import submitit
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from ablations.corpus import Corpus
 from ablations.data import TokenDataModule
 from ablations.recorder import RunRecorder, read_metrics
-from ablations.spec import TrainConfig
+from ablations.run_spec import RunSpec, write_json
 from ablations.system import LanguageModelSystem
-from models import ModelConfig, non_embedding_params, total_params, training_flops_per_token
+from models import non_embedding_params, total_params, training_flops_per_token
 
 TIMING_SKIP_FRACTION = 0.1  # steps excluded from speed medians: allocator and kernel warm-up
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunSpec:
-    ablation: str
-    variant: str
-    preset: str
-    seed: int
-    model: ModelConfig
-    train: TrainConfig
-    corpus: Corpus
-    results_dir: str
-    concurrency: int = 1  # runs sharing the machine while this one is timed; not part of its identity
-
-    @property
-    def run_id(self) -> str:
-        """Hash of everything that determines the run's numbers: resolved configs, data bytes, seed."""
-        identity = {"model": self.model.to_dict(), "train": self.train.to_dict(), "corpus": self.corpus.sha256, "seed": self.seed}
-        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.results_dir) / "runs" / self.ablation / self.run_id
-
-    def describe(self) -> dict:
-        return {
-            "run_id": self.run_id, "ablation": self.ablation, "variant": self.variant, "preset": self.preset,
-            "seed": self.seed, "corpus": self.corpus.name, "corpus_sha256": self.corpus.sha256,
-            "model": self.model.to_dict(), "train": self.train.to_dict(),
-        }  # fmt: skip
-
-
-def write_json(path: Path, payload: dict) -> None:
-    """Temp file then rename: a reader never sees half a file, even if the writer is killed."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)
 
 
 def git_commit() -> str:
@@ -82,7 +41,11 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     cpuinfo = Path("/proc/cpuinfo")
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")] if cpuinfo.exists() else []
+    models = (
+        [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        if cpuinfo.exists()
+        else []
+    )
     return f"cpu: {models[0] if models else platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
@@ -139,7 +102,9 @@ def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     warnings.filterwarnings("ignore", message="`training_step` returned `None`")  # how a diverged run stops
     L.seed_everything(spec.seed, verbose=False)  # same seed, same init wherever the variants' shapes agree
     system = LanguageModelSystem(spec.model, spec.train)
-    data = TokenDataModule(spec.corpus, spec.seed, spec.train.steps, spec.train.batch_size, spec.model.context, spec.train.eval_batches)
+    data = TokenDataModule(
+        spec.corpus, spec.seed, spec.train.steps, spec.train.batch_size, spec.model.context, spec.train.eval_batches
+    )
     recorder = RunRecorder(run_dir / "metrics.jsonl", spec.train.batch_size * spec.model.context)
     # Saved after each evaluation, so the checkpoint always includes that evaluation's row.
     saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)

@@ -1,4 +1,5 @@
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -39,5 +40,30 @@ def corpus():
 def make_spec(corpus, results_dir, *, steps=30, eval_every=10, lr=3e-3, seed=0, **model) -> RunSpec:
     config = ModelConfig(**{"d_model": 32, "n_layers": 2, "n_heads": 2, "context": 32, **model})
     train = TrainConfig(steps=steps, batch_size=4, lr=lr, warmup_steps=5, eval_every=eval_every, eval_batches=2)
-    return RunSpec(ablation="test", variant="v", preset="test", seed=seed, model=config, train=train, corpus=corpus,
-                   results_dir=str(results_dir))
+    return RunSpec(
+        ablation="test",
+        variant="v",
+        preset="test",
+        seed=seed,
+        model=config,
+        train=train,
+        corpus=corpus,
+        results_dir=str(results_dir),
+    )
+
+
+def ablate(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The installed `ablate` command, for real, in a subprocess."""
+    return subprocess.run(["ablate", *args], capture_output=True, text=True, env=env or dict(os.environ), timeout=600)
+
+
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory) -> Path:
+    """`ablate run rmsnorm_vs_layernorm --preset smoke --seeds 2` through the local executor, once per session."""
+    results = tmp_path_factory.mktemp("smoke_results")
+    env = {**os.environ, "ABLATE_CACHE": str(tmp_path_factory.getbasetemp() / "cache")}
+    if SHAKESPEARE.exists():
+        env["ABLATE_DATA_DIR"] = str(SHARED_DATA)
+    run = ablate("run", "rmsnorm_vs_layernorm", "--preset", "smoke", "--seeds", "2", "--results-dir", str(results), env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return results

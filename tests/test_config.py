@@ -5,8 +5,12 @@ from models import ModelConfig
 
 @pytest.mark.parametrize(
     "field, value, allowed",
-    [("norm", "batch", "layer, rms"), ("norm_position", "sandwich", "pre, post"), ("mlp", "relu", "gelu, swiglu"),
-     ("pos", "alibi", "learned, rope")],
+    [
+        ("norm", "batch", "layer, rms"),
+        ("norm_position", "sandwich", "pre, post"),
+        ("mlp", "relu", "gelu, swiglu"),
+        ("pos", "alibi", "learned, rope"),
+    ],
 )
 def test_bad_axis_value_names_field_and_allowed_values(field, value, allowed):
     with pytest.raises(ValueError, match=rf"ModelConfig\.{field}='{value}'.*choose one of {allowed}"):

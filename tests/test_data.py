@@ -6,11 +6,11 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
+from conftest import SHAKESPEARE, needs_shakespeare
 
 from ablations import corpus as corpus_mod
 from ablations.corpus import CorpusError, default_corpus_name, load_corpus, read_tokens
 from ablations.data import VAL_FRACTION, TokenDataModule, TrainBatches, ValBatches, batch_at, split
-from conftest import SHAKESPEARE, needs_shakespeare
 
 
 @needs_shakespeare
@@ -71,7 +71,9 @@ def test_download_is_checked_and_cached(tmp_path, monkeypatch):
         assert not (tmp_path / "cache" / "tinyshakespeare.txt").exists()
         monkeypatch.setattr(corpus_mod, "SHAKESPEARE_URL", f"{base}/good.txt")
         assert load_corpus("shakespeare", context=64).sha256 == corpus_mod.SHAKESPEARE_SHA256
-        assert hashlib.sha256((tmp_path / "cache" / "tinyshakespeare.txt").read_bytes()).hexdigest() == corpus_mod.SHAKESPEARE_SHA256
+        assert (
+            hashlib.sha256((tmp_path / "cache" / "tinyshakespeare.txt").read_bytes()).hexdigest() == corpus_mod.SHAKESPEARE_SHA256
+        )
     finally:
         server.shutdown()
     assert default_corpus_name() == "shakespeare"  # the cached copy now counts as local

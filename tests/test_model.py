@@ -10,8 +10,15 @@ from torch.utils.flop_counter import FlopCounterMode
 from models import ModelConfig, Transformer, non_embedding_params, total_params, training_flops_per_token
 from models.layers import LayerNorm, RMSNorm, Rotary, SwiGluMlp
 
-AXES = dict(norm=["layer", "rms"], norm_position=["pre", "post"], mlp=["gelu", "swiglu"], pos=["learned", "rope"],
-            bias=[True, False], tie_embeddings=[True, False], final_norm=[True, False])
+AXES = dict(
+    norm=["layer", "rms"],
+    norm_position=["pre", "post"],
+    mlp=["gelu", "swiglu"],
+    pos=["learned", "rope"],
+    bias=[True, False],
+    tie_embeddings=[True, False],
+    final_norm=[True, False],
+)
 ALL_CONFIGS = [dict(zip(AXES, values)) for values in itertools.product(*AXES.values())]
 
 

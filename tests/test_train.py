@@ -6,11 +6,11 @@ import sys
 
 import pytest
 import torch
+from conftest import make_spec
 
 from ablations.recorder import read_metrics
 from ablations.system import warmup_cosine
 from ablations.train import train
-from conftest import make_spec
 from models import total_params, training_flops_per_token
 
 KILLER = """

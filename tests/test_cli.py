@@ -1,0 +1,101 @@
+import json
+
+import pytest
+from conftest import SHAKESPEARE, ablate
+
+from ablations import cli
+from ablations.registry import all_ablations
+from ablations.spec import Ablation
+
+
+def test_run_then_report_writes_table_and_both_figures(smoke_results):
+    summaries = [json.loads(p.read_text()) for p in (smoke_results / "runs" / "rmsnorm_vs_layernorm").glob("*/summary.json")]
+    assert sorted((s["variant"], s["seed"]) for s in summaries) == [
+        ("layernorm", 0),
+        ("layernorm", 1),
+        ("rmsnorm", 0),
+        ("rmsnorm", 1),
+    ]
+    assert {s["concurrency"] for s in summaries} == {1}
+    if SHAKESPEARE.exists():
+        assert {s["corpus"] for s in summaries} == {"shakespeare"}
+    report = ablate("report", "rmsnorm_vs_layernorm", "--results-dir", str(smoke_results))
+    assert report.returncode == 0, report.stderr
+    out = smoke_results / "reports" / "rmsnorm_vs_layernorm"
+    table = (out / "table.md").read_text()
+    assert "| layernorm (baseline) | 2 | 0 |" in table and "| rmsnorm | 2 | 0 |" in table
+    assert "Verdict on the claim: **" in table
+    for png in sorted(out.glob("*.png")):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name.rsplit("-", 1)[1] for p in out.glob("*.png")) == ["grad_norm.png", "loss.png"]
+    assert "final_val_loss" in (out / "table.csv").read_text()
+
+
+def test_rerun_skips_finished_runs(smoke_results):
+    before = {p: p.stat().st_mtime_ns for p in (smoke_results / "runs").rglob("summary.json")}
+    again = ablate("run", "rmsnorm_vs_layernorm", "--preset", "smoke", "--seeds", "2", "--results-dir", str(smoke_results))
+    assert again.returncode == 0, again.stderr
+    assert "4 run(s) already finished: skipped" in again.stdout and "via the local executor" not in again.stdout
+    assert before == {p: p.stat().st_mtime_ns for p in (smoke_results / "runs").rglob("summary.json")}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "nope"], "unknown ablation 'nope'; valid ablations: rmsnorm_vs_layernorm"),
+        (["run", "rmsnorm_vs_layernorm", "--preset", "huge"], "unknown preset 'huge'; valid presets: smoke, tiny"),
+        (
+            ["run", "rmsnorm_vs_layernorm", "--variants", "rmsnorm,batchnorm"],
+            "unknown variant 'batchnorm'; valid variants: layernorm, rmsnorm",
+        ),
+        (["run", "rmsnorm_vs_layernorm", "--data", "/no/such/file.txt"], "no such file or directory; use --data stdlib"),
+        (["run", "rmsnorm_vs_layernorm", "--executor", "cloud"], "invalid choice: 'cloud'"),
+        (["report", "nope"], "unknown ablation 'nope'; valid ablations: rmsnorm_vs_layernorm"),
+        (["report", "rmsnorm_vs_layernorm"], "no finished runs of rmsnorm_vs_layernorm"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_submitted(args, message, tmp_path):
+    result = ablate(*args, "--results-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_invalid_config_fails_naming_the_field_before_any_job(monkeypatch, tmp_path, capsys):
+    good = all_ablations()["rmsnorm_vs_layernorm"]
+    bad = Ablation(**{**good.__dict__, "variants": {**good.variants, "rmsnorm": {"norm": "rms", "n_heads": 3}}})
+    monkeypatch.setattr(cli, "get_ablation", lambda name: bad)
+    assert cli.main(["run", "rmsnorm_vs_layernorm", "--executor", "debug", "--results-dir", str(tmp_path)]) == 2
+    assert "ModelConfig.n_heads=3 must divide d_model" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_list_shows_ablations_variants_and_claims():
+    listed = ablate("list")
+    assert listed.returncode == 0
+    assert "rmsnorm_vs_layernorm" in listed.stdout and "variant:  layernorm (baseline): norm=layer" in listed.stdout
+    assert "RMSNorm is faster than LayerNorm" in listed.stdout and "smoke:" in listed.stdout
+
+
+def test_debug_executor_runs_in_process(tmp_path):
+    code = cli.main(
+        [
+            "run",
+            "rmsnorm_vs_layernorm",
+            "--preset",
+            "smoke",
+            "--seeds",
+            "1",
+            "--variants",
+            "rmsnorm",
+            "--executor",
+            "debug",
+            "--data",
+            "stdlib",
+            "--results-dir",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    (summary,) = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "rmsnorm_vs_layernorm").glob("*/summary.json")]
+    assert summary["corpus"] == "stdlib" and summary["variant"] == "rmsnorm" and not summary["diverged"]
