@@ -8,24 +8,24 @@ from pathlib import Path
 import pandas as pd
 
 from ablations.recorder import read_metrics
-from ablations.spec import Ablation
-from ablations.stats import mean_ci, overall_verdict, paired_difference_ci, verdict
+from ablations.spec import Ablation, Expectation
+from ablations.stats import Interval, mean_ci, overall_verdict, paired_difference_ci, verdict
+from ablations.storage import runs_root
 
 SPEED_METRICS = ("tokens_per_s", "step_time_s")
 TABLE_METRICS = ("final_val_loss", "tokens_per_s", "step_time_s")
-GROUP = ["preset", "corpus_label"]  # runs are compared only within one preset and one corpus
-
-
-def _runs_root(results_dir: str | Path, ablation: str) -> Path:
-    return Path(results_dir) / "runs" / ablation
+# Runs are compared only within one preset, one corpus and one shared design (base config + training).
+GROUP = ["preset", "corpus_label", "design"]
 
 
 def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:
-    """One row per finished run: its summary, with the corpus as `name@sha256[:8]`."""
-    rows = [json.loads(p.read_text()) for p in sorted(_runs_root(results_dir, ablation).glob("*/summary.json"))]
+    """One row per finished run: its summary. When a variant's definition changed, the older runs of
+    the same (design, variant, seed) are flagged `superseded` and left out of comparisons."""
+    rows = [json.loads(p.read_text()) for p in sorted(runs_root(results_dir, ablation).glob("*/summary.json"))]
     frame = pd.DataFrame(rows)
     if not frame.empty:
-        frame["corpus_label"] = frame["corpus"].map(lambda c: Path(c).name) + "@" + frame["corpus_sha256"].str[:8]
+        frame = frame.sort_values("finished_at", ignore_index=True)
+        frame["superseded"] = frame.duplicated([*GROUP, "variant", "seed"], keep="last")
     return frame
 
 
@@ -34,9 +34,9 @@ def load_history(results_dir: str | Path, ablation: str) -> pd.DataFrame:
     runs = load_runs(results_dir, ablation)
     frames = []
     for run in runs.itertuples():
-        rows = pd.DataFrame(read_metrics(_runs_root(results_dir, ablation) / run.run_id / "metrics.jsonl"))
-        frames.append(rows.assign(run_id=run.run_id, variant=run.variant, seed=run.seed, preset=run.preset,
-                                  corpus_label=run.corpus_label))  # fmt: skip
+        rows = pd.DataFrame(read_metrics(runs_root(results_dir, ablation) / run.run_id / "metrics.jsonl"))
+        tags = dict(run_id=run.run_id, variant=run.variant, seed=run.seed, superseded=run.superseded)
+        frames.append(rows.assign(**tags, **{key: getattr(run, key) for key in GROUP}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -45,35 +45,45 @@ def _speed_comparable(group: pd.DataFrame) -> bool:
     return group["device"].nunique() == 1 and group["concurrency"].nunique() == 1
 
 
+def _judge(expectation: Expectation, diff: Interval, group: pd.DataFrame, ablation: Ablation) -> str:
+    if expectation.metric in SPEED_METRICS:
+        return verdict(expectation, diff) if _speed_comparable(group) else "inconclusive"
+    # A seed on which only the treatment diverged counts against a loss claim; the pairs cannot show it.
+    diverged = group[group["diverged"]].groupby("variant")["seed"].agg(set)
+    if diverged.get(ablation.treatment, set()) - diverged.get(ablation.baseline, set()):
+        return "contradicted"
+    return verdict(expectation, diff)
+
+
 def compare(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
-    """Tidy table: one row per (preset, corpus, variant, metric) with the mean, its CI, and the
-    paired difference to the baseline with its CI and, where the claim names it, the verdict."""
+    """Tidy table: one row per (group, variant, metric) with the mean over finished seeds and its CI,
+    and for non-baseline variants the paired difference to the baseline with its CI and, where the
+    claim names the metric, the verdict. Diverged runs are counted, never averaged."""
     expected = {e.metric: e for e in ablation.expectations}
     rows = []
-    for (preset, corpus), group in runs.groupby(GROUP, sort=True):
+    for key, group in runs[~runs["superseded"]].groupby(GROUP, sort=True):
         ok = group[~group["diverged"]]
         baseline = ok[ok["variant"] == ablation.baseline].set_index("seed")
         for variant in ablation.variants:
             mine = ok[ok["variant"] == variant].set_index("seed")
             seeds = sorted(set(mine.index) & set(baseline.index))
+            counts = dict(runs=int((group["variant"] == variant).sum()),
+                          diverged=int(group.loc[group["variant"] == variant, "diverged"].sum()))
             for metric in TABLE_METRICS:
                 level = mean_ci(mine[metric])
-                row = dict(preset=preset, corpus=corpus, variant=variant, metric=metric,
-                           runs=int((group["variant"] == variant).sum()),
-                           diverged=int(group.loc[group["variant"] == variant, "diverged"].sum()),
-                           mean=level.mean, ci_low=level.low, ci_high=level.high)  # fmt: skip
+                row = dict(zip(GROUP, key), variant=variant, metric=metric, **counts,
+                           mean=level.mean, ci_low=level.low, ci_high=level.high)
                 if variant != ablation.baseline:
                     diff = paired_difference_ci(mine.loc[seeds, metric], baseline.loc[seeds, metric])
                     row.update(diff_mean=diff.mean, diff_low=diff.low, diff_high=diff.high, pairs=diff.n)
                     if variant == ablation.treatment and metric in expected:
-                        comparable = metric not in SPEED_METRICS or _speed_comparable(group)
                         row.update(expected=expected[metric].direction, paper=ablation.paper.get(metric, ""),
-                                   verdict=verdict(expected[metric], diff) if comparable else "inconclusive")  # fmt: skip
+                                   verdict=_judge(expected[metric], diff, group, ablation))
                 rows.append(row)
     return pd.DataFrame(rows)
 
 
-def claim_verdicts(table: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """(preset, corpus) → verdict on the whole claim."""
+def claim_verdicts(table: pd.DataFrame) -> dict[tuple[str, ...], str]:
+    """(preset, corpus_label, design) → verdict on the whole claim."""
     judged = table.dropna(subset=["verdict"]) if "verdict" in table else table.iloc[0:0]
-    return {key: overall_verdict(list(g["verdict"])) for key, g in judged.groupby(["preset", "corpus"])}
+    return {key: overall_verdict(list(g["verdict"])) for key, g in judged.groupby(GROUP)}

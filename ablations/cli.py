@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
 from ablations.corpus import CorpusError, default_corpus_name, load_corpus
 from ablations.registry import UnknownName, all_ablations, check_variants, get_ablation, get_preset
-from ablations.run_spec import RunSpec
+from ablations.run_spec import RunSpec, design_hash
 from ablations.spec import PRESETS
+from ablations.storage import runs_root
 
 USAGE_ERROR = 2
 EXECUTORS = ("local", "debug")  # submitit executors; SLURM comes with cluster profiles
@@ -49,7 +51,7 @@ def plan(args: argparse.Namespace) -> list[RunSpec]:
         configs = {variant: ablation.model_config(variant, preset) for variant in variants}
     except (UnknownName, ValueError) as error:
         raise UsageError(str(error)) from None
-    seeds = args.seeds or ablation.seeds
+    seeds = ablation.seeds if args.seeds is None else args.seeds
     if seeds < 1 or args.parallel < 1:
         raise UsageError("--seeds and --parallel must be at least 1")
     data = args.data or default_corpus_name()
@@ -61,17 +63,10 @@ def plan(args: argparse.Namespace) -> list[RunSpec]:
     how = "" if args.data else " (default: shakespeare when a local copy exists, else stdlib)"
     print(f"corpus: {corpus.name}{how}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
     results = str(_results_dir(args.results_dir).resolve())
+    design = design_hash(preset.model, ablation.base, preset.train.to_dict())
     return [
-        RunSpec(
-            ablation=ablation.name,
-            variant=variant,
-            preset=args.preset,
-            seed=seed,
-            model=configs[variant],
-            train=preset.train,
-            corpus=corpus,
-            results_dir=results,
-        )  # fmt: skip
+        RunSpec(ablation=ablation.name, variant=variant, preset=args.preset, seed=seed, model=configs[variant],
+                train=preset.train, corpus=corpus, results_dir=results, design=design)
         for seed in range(seeds)
         for variant in variants
     ]
@@ -81,9 +76,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     specs = plan(args)
     from ablations.dispatch import dispatch  # imports Lightning (seconds): only once the input is valid
 
-    log_dir = Path(specs[0].results_dir) / "runs" / args.name / "_logs"
-    progress = dispatch(specs, args.executor, args.parallel, log_dir, force=args.force)
-    print(f"results in {Path(specs[0].results_dir) / 'runs' / args.name}; next: ablate report {args.name}")
+    root = runs_root(specs[0].results_dir, args.name)
+    progress = dispatch(specs, args.executor, args.parallel, root / "_logs", force=args.force)
+    print(f"results in {root}; next: ablate report {args.name}")
     return 1 if progress.failed else 0
 
 
@@ -111,17 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     results = dict(help="where runs and reports go (default: $ABLATE_RESULTS or ./results)")
     run = commands.add_parser("run", help="train every (variant, seed) of an ablation; finished runs are skipped",
                               description="One job per (variant, seed), submitted through submitit. "
-                              "Interrupted runs resume from their last checkpoint when run again.")  # fmt: skip
+                              "Interrupted runs resume from their last checkpoint when run again.")
     run.add_argument("name", help="ablation name (see `ablate list`)")
     run.add_argument("--preset", default="tiny", help=f"size and budget: {', '.join(PRESETS)} (default: tiny)")
     run.add_argument("--seeds", type=int, help="number of seeds per variant (default: the ablation's)")
     run.add_argument("--variants", help="comma-separated subset of the ablation's variants (default: all)")
     run.add_argument("--data", help="shakespeare, stdlib, or a path to a text file or directory "
-                     "(default: shakespeare if a local copy exists, else stdlib)")  # fmt: skip
+                     "(default: shakespeare if a local copy exists, else stdlib)")
     run.add_argument("--executor", choices=EXECUTORS, default="local",
-                     help="local: real subprocesses (default); debug: in this process")  # fmt: skip
+                     help="local: real subprocesses (default); debug: in this process")
     run.add_argument("--parallel", type=int, default=1,
-                     help="local runs at once (default 1: concurrent runs distort each other's speed)")  # fmt: skip
+                     help="local runs at once (default 1: concurrent runs distort each other's speed)")
     run.add_argument("--force", action="store_true", help="discard stored results and rerun")
     run.add_argument("--results-dir", **results)
     run.set_defaults(func=cmd_run)
@@ -133,8 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # `kill` stops a dispatch like Ctrl-C: running jobs are cancelled, not orphaned
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         return args.func(args)
     except UsageError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sysconfig
 import urllib.request
@@ -11,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ablations.storage import atomic_write
+
 SHAKESPEARE_FILE = "tinyshakespeare.txt"
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+VAL_FRACTION = 0.1  # the last tenth of the corpus; deterministic, so every run scores the same bytes
 ALTERNATIVES = "use --data stdlib (offline, always present) or --data PATH (a text file or a directory of them)"
 
 
@@ -37,13 +41,6 @@ def cache_dir() -> Path:
     if "ABLATE_CACHE" in os.environ:
         return Path(os.environ["ABLATE_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ablate"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def find_shakespeare() -> Path | None:
@@ -71,7 +68,7 @@ def _shakespeare_bytes() -> bytes:
         ) from None
     if hashlib.sha256(data).hexdigest() != SHAKESPEARE_SHA256:
         raise CorpusError(f"the download from {SHAKESPEARE_URL} failed its sha256 check; {ALTERNATIVES}")
-    _atomic_write(cache_dir() / SHAKESPEARE_FILE, data)
+    atomic_write(cache_dir() / SHAKESPEARE_FILE, data)
     return data
 
 
@@ -105,14 +102,20 @@ def load_corpus(name: str, context: int) -> Corpus:
     else:
         path = Path(name).expanduser().resolve()
         name, data = str(path), _path_bytes(path)
-    # Ten times the context leaves a validation split (the last tenth) with room for a window.
-    if len(data) < 10 * (context + 1):
-        raise CorpusError(f"corpus {name} has {len(data)} bytes, fewer than 10·(context+1) = {10 * (context + 1)}")
+    if len(split(data, "val")) < context + 1:  # the smaller split must hold one window of inputs and targets
+        minimum = math.ceil((context + 1) / VAL_FRACTION) + 1
+        raise CorpusError(f"corpus {name} has {len(data)} bytes; context {context} needs at least {minimum}")
     digest = hashlib.sha256(data).hexdigest()
     tokens_path = cache_dir() / "tokens" / f"{digest}.u8"
     if not tokens_path.exists():
-        _atomic_write(tokens_path, data)  # byte-level: the token ids are the bytes themselves
+        atomic_write(tokens_path, data)  # byte-level: the token ids are the bytes themselves
     return Corpus(name=name, sha256=digest, tokens_path=str(tokens_path), n_tokens=len(data))
+
+
+def split(tokens, which: str):
+    """The first 90% trains, the last 10% validates."""
+    cut = int(len(tokens) * (1 - VAL_FRACTION))
+    return tokens[:cut] if which == "train" else tokens[cut:]
 
 
 def read_tokens(corpus: Corpus) -> np.ndarray:

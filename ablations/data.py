@@ -8,21 +8,15 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from ablations.corpus import Corpus, read_tokens
+from ablations.corpus import Corpus, read_tokens, split
 
-VAL_FRACTION = 0.1  # the last tenth of the corpus; deterministic, so every run scores the same bytes
 VAL_SEED = 20_250_415  # fixed: validation batches do not depend on the run's seed
-
-
-def split(tokens: np.ndarray, which: str) -> np.ndarray:
-    cut = int(len(tokens) * (1 - VAL_FRACTION))
-    return tokens[:cut] if which == "train" else tokens[cut:]
 
 
 def batch_at(tokens: np.ndarray, seed: int, index: int, batch_size: int, context: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Random windows drawn from a generator keyed by (seed, index): inputs and next-byte targets."""
     rng = np.random.default_rng([seed, index])
-    starts = rng.integers(0, len(tokens) - context - 1, size=batch_size)
+    starts = rng.integers(0, len(tokens) - context, size=batch_size)  # every window of context+1 tokens
     windows = np.stack([tokens[s : s + context + 1] for s in starts]).astype(np.int64)  # (B, T+1)
     return torch.from_numpy(windows[:, :-1]), torch.from_numpy(windows[:, 1:])
 

@@ -47,6 +47,13 @@ def _latest_step_line(path: Path) -> str:
     return lines[-1].split(" · val")[0] if lines else "starting"
 
 
+def _reason(error: BaseException) -> str:
+    """The exception line of a job's traceback; submitit wraps it between dashed rules and log paths."""
+    text = str(error).split("You can check full logs")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("---")]
+    return lines[-1] if lines else repr(error)
+
+
 def _outcome(job: submitit.Job) -> tuple[bool, BaseException | None]:
     """(finished, error). A debug job runs in-process on first touch; its done() opens pdb on failure."""
     if isinstance(job, submitit.DebugJob):
@@ -76,7 +83,7 @@ def pending_runs(specs: list[RunSpec], force: bool) -> tuple[list[RunSpec], int]
 
 
 def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, force: bool = False,
-             say: Callable[[str], None] = print, poll_s: float = 1.0) -> Progress:  # fmt: skip
+             say: Callable[[str], None] = print, poll_s: float = 2.0) -> Progress:
     """Run every unfinished spec through the executor; return the tally. Ctrl-C cancels running jobs."""
     todo, skipped = pending_runs(specs, force)
     progress = Progress(total=len(specs), skipped=skipped)
@@ -106,16 +113,16 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
                     progress.done += 1
                 else:
                     progress.failed.append(str(job.paths.stderr))
-                    say(f"FAILED {_label(spec)} ({spec.run_id}): {str(error).strip().splitlines()[-1]}; log: {job.paths.stderr}")
+                    say(f"FAILED {_label(spec)} ({spec.run_id}): {_reason(error)}; log: {job.paths.stderr}")
             line = progress.line()
             if line != last_line:
                 say(line)
                 last_line = line
             if running:
                 time.sleep(poll_s)
-    except KeyboardInterrupt:
+    except BaseException:
         for _, job in running:
             job.cancel(check=False)
-        say("interrupted: running jobs cancelled; `ablate run` again resumes them from their checkpoints")
+        say("stopped: running jobs cancelled; `ablate run` again resumes them from their checkpoints")
         raise
     return progress

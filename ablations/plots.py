@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; no display on clusters or CI
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
 BAND = ("pi", 100)  # min–max over seeds
 
@@ -27,7 +24,7 @@ def plot_losses(history: pd.DataFrame, path: Path | None = None, title: str = ""
     train = _smoothed(history[history["split"] == "train"], "loss")
     sns.lineplot(data=train, x="step", y="loss", hue="variant", errorbar=BAND, ax=ax_train)
     sns.lineplot(data=history[history["split"] == "val"], x="step", y="loss", hue="variant", errorbar=BAND,
-                 marker="o", ax=ax_val)  # fmt: skip
+                 marker="o", ax=ax_val)
     ax_train.set(title="train loss (smoothed)", ylabel="loss (nats/byte)")
     ax_val.set(title="validation loss")
     fig.suptitle(title)

@@ -11,6 +11,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from ablations.storage import atomic_write
 from ablations.system import LanguageModelSystem
 
 
@@ -48,9 +49,7 @@ class RunRecorder(L.Callback):
         # Lightning has restored global_step from the checkpoint by now.
         self.resumed_from = trainer.global_step
         kept = [row for row in read_metrics(self.path) if row["step"] <= self.resumed_from]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(row) + "\n" for row in kept))
-        tmp.replace(self.path)
+        atomic_write(self.path, "".join(json.dumps(row) + "\n" for row in kept).encode())
         self._file = self.path.open("a")
         if self.resumed_from:
             print(f"resumed at step {self.resumed_from}/{trainer.max_steps}", flush=True)
@@ -83,6 +82,8 @@ class RunRecorder(L.Callback):
         self._recent.append(row)
 
     def on_validation_epoch_end(self, trainer, pl_module: LanguageModelSystem) -> None:
+        if pl_module.diverged_at is not None:  # Lightning validates once more when a run stops early
+            return
         loss = torch.stack(pl_module.val_losses).mean().item()
         # Byte-level tokens: nats per token are nats per byte.
         self._write({"split": "val", "step": trainer.global_step, "loss": loss, "bpb": loss / math.log(2)})

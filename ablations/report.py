@@ -6,12 +6,16 @@ import math
 import re
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import pandas as pd
+import matplotlib
 
-from ablations.analysis import claim_verdicts, compare, load_history, load_runs
-from ablations.plots import plot_grad_norm, plot_losses
-from ablations.spec import Ablation
+matplotlib.use("Agg")  # the report writes files; no display on clusters or CI (notebooks keep their inline backend)
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ablations.analysis import GROUP, claim_verdicts, compare, load_history, load_runs  # noqa: E402
+from ablations.plots import plot_grad_norm, plot_losses  # noqa: E402
+from ablations.spec import Ablation  # noqa: E402
+from ablations.storage import runs_root  # noqa: E402
 
 _METRIC_LABELS = {"final_val_loss": "final val loss (nats/byte)", "tokens_per_s": "tokens/s", "step_time_s": "step time (s)"}
 _DIGITS = {"final_val_loss": 3, "tokens_per_s": 0, "step_time_s": 4}
@@ -28,63 +32,71 @@ def _pm(mean: float, low: float, high: float, digits: int) -> str:
     return f"{mean:.{digits}f}" if math.isnan(low) else f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
 
 
+def _signed(value: float, digits: int) -> str:
+    return "–" if math.isnan(value) else f"{value:+.{digits}f}"
+
+
+def _levels(ablation: Ablation, table: pd.DataFrame) -> str:
+    rows = []
+    for variant, part in table.groupby("variant", sort=False):
+        by_metric = part.set_index("metric")
+        name = f"{variant} (baseline)" if variant == ablation.baseline else variant
+        cells = [_pm(*by_metric.loc[m, ["mean", "ci_low", "ci_high"]], _DIGITS[m]) for m in _METRIC_LABELS]
+        rows.append([name, str(part["runs"].iloc[0]), str(part["diverged"].iloc[0]), *cells])
+    return _markdown(["variant", "runs", "diverged", *_METRIC_LABELS.values()], rows)
+
+
+def _differences(ablation: Ablation, table: pd.DataFrame) -> str:
+    rows = []
+    for row in table[table["variant"] != ablation.baseline].itertuples():
+        digits = _DIGITS[row.metric]
+        ci = "–" if math.isnan(row.diff_low) else f"[{row.diff_low:+.{digits}f}, {row.diff_high:+.{digits}f}]"
+        judged = isinstance(getattr(row, "verdict", None), str)
+        claim = [row.expected, row.paper, f"**{row.verdict}**"] if judged else ["", "", ""]
+        rows.append([row.variant, _METRIC_LABELS[row.metric], _signed(row.diff_mean, digits), ci, str(int(row.pairs)), *claim])
+    return _markdown(["variant", "metric", "difference", "95% CI", "pairs", "expected", "paper", "verdict"], rows)
+
+
 def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, verdict: str, figures: list[str]) -> str:
-    preset, corpus = table["preset"].iloc[0], table["corpus"].iloc[0]
     devices = ", ".join(sorted(runs["device"].unique()))
     concurrency = ", ".join(str(c) for c in sorted(runs["concurrency"].unique()))
-    levels = []
-    for variant, rows in table.groupby("variant", sort=False):
-        by_metric = rows.set_index("metric")
-        first = by_metric.iloc[0]
-        name = f"{variant} (baseline)" if variant == ablation.baseline else variant
-        cells = [_pm(by_metric.loc[m, "mean"], by_metric.loc[m, "ci_low"], by_metric.loc[m, "ci_high"], _DIGITS[m])
-                 for m in _METRIC_LABELS]  # fmt: skip
-        levels.append([name, str(first["runs"]), str(first["diverged"]), *cells])
-    diffs = []
-    for row in table.dropna(subset=["diff_mean"]).itertuples():
-        ci = (
-            "–"
-            if math.isnan(row.diff_low)
-            else f"[{row.diff_low:+.{_DIGITS[row.metric]}f}, {row.diff_high:+.{_DIGITS[row.metric]}f}]"
-        )
-        judged = isinstance(getattr(row, "verdict", None), str)
-        diffs.append([row.variant, _METRIC_LABELS[row.metric], f"{row.diff_mean:+.{_DIGITS[row.metric]}f}", ci, str(int(row.pairs)),
-                      row.expected if judged else "", row.paper if judged else "", f"**{row.verdict}**" if judged else ""])  # fmt: skip
     return "\n\n".join([
-        f"## preset `{preset}` · corpus `{corpus}`",
+        f"## preset `{table['preset'].iloc[0]}` · corpus `{table['corpus_label'].iloc[0]}` · design `{table['design'].iloc[0]}`",
         f"Device: {devices}. Runs timed at concurrency {concurrency}. Verdict on the claim: **{verdict}**.",
-        _markdown(["variant", "runs", "diverged", *_METRIC_LABELS.values()], levels),
+        _levels(ablation, table),
         f"Paired by seed, variant − {ablation.baseline}, mean and 95% CI (paired t):",
-        _markdown(["variant", "metric", "difference", "95% CI", "pairs", "expected", "paper", "verdict"], diffs),
+        _differences(ablation, table),
         " ".join(f"![{f}]({f})" for f in figures),
-    ])  # fmt: skip
+    ])
 
 
 def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
-    """Write table.md, table.csv and two figures per (preset, corpus); return the paths written."""
+    """Write table.md, table.csv and two figures per comparison group; return the paths written."""
     runs = load_runs(results_dir, ablation.name)
     if runs.empty:
-        raise FileNotFoundError(
-            f"no finished runs of {ablation.name} under {Path(results_dir) / 'runs'}; run `ablate run {ablation.name}` first"
-        )
+        where = runs_root(results_dir, ablation.name)
+        raise FileNotFoundError(f"no finished runs of {ablation.name} under {where}; run `ablate run {ablation.name}` first")
     out = Path(results_dir) / "reports" / ablation.name
     out.mkdir(parents=True, exist_ok=True)
     table = compare(runs, ablation)
     verdicts = claim_verdicts(table)
-    history = load_history(results_dir, ablation.name)
+    histories = dict(list(load_history(results_dir, ablation.name).groupby(GROUP)))
+    group_runs = dict(list(runs[~runs["superseded"]].groupby(GROUP)))
     sections, written = [], []
-    for (preset, corpus), part in table.groupby(["preset", "corpus"], sort=True):
-        slug = re.sub(r"[^A-Za-z0-9.]+", "-", f"{preset}-{corpus}")
-        mine = history[(history["preset"] == preset) & (history["corpus_label"] == corpus)]
+    for key, part in table.groupby(GROUP, sort=True):
+        preset, corpus, design = key
         figures = []
         for name, plot in (("loss", plot_losses), ("grad_norm", plot_grad_norm)):
-            path = out / f"{slug}-{name}.png"
-            plt.close(plot(mine, path, title=f"{ablation.name} · {preset} · {corpus}"))
+            path = out / re.sub(r"[^A-Za-z0-9._]+", "-", f"{preset}-{corpus}-{design}-{name}.png")
+            history = histories[key]
+            plt.close(plot(history[~history["superseded"]], path, title=f"{ablation.name} · {preset} · {corpus}"))
             figures.append(path.name)
             written.append(path)
-        group_runs = runs[(runs["preset"] == preset) & (runs["corpus_label"] == corpus)]
-        sections.append(_section(ablation, group_runs, part, verdicts.get((preset, corpus), "inconclusive"), figures))
+        sections.append(_section(ablation, group_runs[key], part, verdicts.get(key, "inconclusive"), figures))
+    superseded = int(runs["superseded"].sum())
     header = f"# {ablation.name}\n\nClaim: {ablation.claim}. Source: {ablation.source}."
+    if superseded:
+        header += f"\n\n{superseded} run(s) of older variant definitions are superseded and left out."
     (out / "table.md").write_text("\n\n".join([header, *sections]) + "\n")
     table.to_csv(out / "table.csv", index=False)
     return [out / "table.md", out / "table.csv", *written]

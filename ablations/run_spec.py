@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ablations.corpus import Corpus
 from ablations.spec import TrainConfig
+from ablations.storage import runs_root
 from models import ModelConfig
+
+
+def design_hash(*parts: object) -> str:
+    """Short stable hash of JSON-able parts: run ids and the shared design of an ablation's runs."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,28 +28,23 @@ class RunSpec:
     train: TrainConfig
     corpus: Corpus
     results_dir: str
+    design: str = ""  # hash of what every variant shares (preset, base, training); reports compare within one
     concurrency: int = 1  # runs sharing the machine while this one is timed; not part of its identity
 
     @property
     def run_id(self) -> str:
         """Hash of everything that determines the run's numbers: resolved configs, data bytes, seed."""
         identity = {"model": self.model.to_dict(), "train": self.train.to_dict(), "corpus": self.corpus.sha256, "seed": self.seed}
-        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+        return design_hash(identity)
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.results_dir) / "runs" / self.ablation / self.run_id
+        return runs_root(self.results_dir, self.ablation) / self.run_id
 
     def describe(self) -> dict:
         return {
             "run_id": self.run_id, "ablation": self.ablation, "variant": self.variant, "preset": self.preset,
-            "seed": self.seed, "corpus": self.corpus.name, "corpus_sha256": self.corpus.sha256,
-            "model": self.model.to_dict(), "train": self.train.to_dict(),
-        }  # fmt: skip
+            "seed": self.seed, "design": self.design, "corpus": self.corpus.name, "corpus_sha256": self.corpus.sha256,
+            "corpus_label": self.corpus.label, "model": self.model.to_dict(), "train": self.train.to_dict(),
+        }
 
-
-def write_json(path: Path, payload: dict) -> None:
-    """Temp file then rename: a reader never sees half a file, even if the writer is killed."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)

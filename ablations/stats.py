@@ -20,13 +20,6 @@ class Interval:
     high: float
     n: int
 
-    def fmt(self, digits: int = 3) -> str:
-        if self.n == 0:
-            return "–"
-        if math.isnan(self.low):
-            return f"{self.mean:.{digits}f} (n=1)"
-        return f"{self.mean:.{digits}f} ± {(self.high - self.low) / 2:.{digits}f}"
-
 
 def mean_ci(values) -> Interval:
     """Mean with a Student-t 95% interval over seeds."""

@@ -3,6 +3,7 @@ checkpoint, and write a summary whose presence marks the run finished."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import platform
@@ -13,6 +14,8 @@ import subprocess
 import time
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import lightning as L
@@ -22,7 +25,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from ablations.data import TokenDataModule
 from ablations.recorder import RunRecorder, read_metrics
-from ablations.run_spec import RunSpec, write_json
+from ablations.run_spec import RunSpec
+from ablations.storage import write_json
 from ablations.system import LanguageModelSystem
 from models import non_embedding_params, total_params, training_flops_per_token
 
@@ -30,8 +34,10 @@ TIMING_SKIP_FRACTION = 0.1  # steps excluded from speed medians: allocator and k
 
 
 def git_commit() -> str:
+    """The project's commit, with "-dirty" when the working tree differs from it."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=10)
     except OSError:
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
@@ -75,24 +81,43 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, recorder: RunRecorder,
         "concurrency": spec.concurrency,
         "peak_memory_bytes": peak,
         "peak_memory_kind": peak_kind,
-        "wall_time_s": wall_time,
+        "train_time_s": sum(r["step_time_s"] for r in train),  # every attempt, each step counted once
+        "wall_time_s": wall_time,  # this attempt, start-up included
         "resumed_from_step": recorder.resumed_from,
         "diverged": system.diverged_at is not None,
         "diverged_at_step": system.diverged_at,
         "device": _device_name(system.device),
         "torch_version": torch.__version__,
         "git_commit": git_commit(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+@contextmanager
+def exclusive(run_dir: Path):
+    """One process per run: a second `ablate run` on the same results would interleave its metrics."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"run {run_dir.name} is being trained by another process") from None
+        yield
 
 
 def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     """Run (or resume, or skip) one run and return its summary."""
+    with exclusive(spec.run_dir):
+        summary_path = spec.run_dir / "summary.json"
+        if not summary_path.exists():
+            write_json(summary_path, _fit(spec, extra_callbacks))
+            shutil.rmtree(spec.run_dir / "checkpoints", ignore_errors=True)  # only unfinished runs keep one
+        return json.loads(summary_path.read_text())
+
+
+def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     started = time.perf_counter()
     run_dir = spec.run_dir
-    summary_path = run_dir / "summary.json"
-    if summary_path.exists():
-        return json.loads(summary_path.read_text())
-    run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", spec.describe())
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
 
@@ -122,11 +147,10 @@ def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
         enable_model_summary=False,
         default_root_dir=run_dir,
     )
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     trainer.fit(system, datamodule=data, ckpt_path=checkpoint if checkpoint.exists() else None, weights_only=True)
-    summary = summarise(spec, system, recorder, time.perf_counter() - started)
-    write_json(summary_path, summary)
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # only unfinished runs keep one
-    return json.loads(summary_path.read_text())
+    return summarise(spec, system, recorder, time.perf_counter() - started)
 
 
 class TrainJob(submitit.helpers.Checkpointable):

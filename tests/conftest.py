@@ -37,19 +37,13 @@ def corpus():
     return load_corpus("shakespeare" if SHAKESPEARE.exists() else "stdlib", context=64)
 
 
-def make_spec(corpus, results_dir, *, steps=30, eval_every=10, lr=3e-3, seed=0, **model) -> RunSpec:
+def make_spec(corpus, results_dir, *, steps=30, eval_every=10, lr=3e-3, grad_clip=1.0, seed=0, variant="v", **model):
+    """A RunSpec for a 2-layer, 32-wide model: a few seconds of training on CPU."""
     config = ModelConfig(**{"d_model": 32, "n_layers": 2, "n_heads": 2, "context": 32, **model})
-    train = TrainConfig(steps=steps, batch_size=4, lr=lr, warmup_steps=5, eval_every=eval_every, eval_batches=2)
-    return RunSpec(
-        ablation="test",
-        variant="v",
-        preset="test",
-        seed=seed,
-        model=config,
-        train=train,
-        corpus=corpus,
-        results_dir=str(results_dir),
-    )
+    train = TrainConfig(steps=steps, batch_size=4, lr=lr, warmup_steps=5, eval_every=eval_every, eval_batches=2,
+                        grad_clip=grad_clip)
+    return RunSpec(ablation="test", variant=variant, preset="test", seed=seed, model=config, train=train, corpus=corpus,
+                   results_dir=str(results_dir), design="d")
 
 
 def ablate(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -9,8 +9,8 @@ import torch
 from conftest import SHAKESPEARE, needs_shakespeare
 
 from ablations import corpus as corpus_mod
-from ablations.corpus import CorpusError, default_corpus_name, load_corpus, read_tokens
-from ablations.data import VAL_FRACTION, TokenDataModule, TrainBatches, ValBatches, batch_at, split
+from ablations.corpus import VAL_FRACTION, CorpusError, default_corpus_name, load_corpus, read_tokens, split
+from ablations.data import TokenDataModule, TrainBatches, ValBatches, batch_at
 
 
 @needs_shakespeare

@@ -1,9 +1,10 @@
+import json
 import math
 
 import pandas as pd
 import pytest
 
-from ablations.analysis import claim_verdicts, compare
+from ablations.analysis import claim_verdicts, compare, load_runs
 from ablations.spec import Ablation, Expectation
 from ablations.stats import Interval, mean_ci, overall_verdict, paired_difference_ci, verdict
 
@@ -74,31 +75,38 @@ ABLATION = Ablation(
 )
 
 
-def _run(variant, seed, loss, corpus="x@1", diverged=False):
-    return dict(
-        variant=variant,
-        seed=seed,
-        final_val_loss=None if diverged else loss,
-        tokens_per_s=1000.0 + seed,
-        step_time_s=0.1,
-        diverged=diverged,
-        preset="tiny",
-        corpus_label=corpus,
-        device="cpu",
-        concurrency=1,
-    )
+def _run(variant, seed, loss, corpus="x@1", diverged=False, design="d", finished="2026-01-01"):
+    return dict(variant=variant, seed=seed, final_val_loss=None if diverged else loss, tokens_per_s=1000.0 + seed,
+                step_time_s=0.1, diverged=diverged, preset="tiny", corpus_label=corpus, design=design, device="cpu",
+                concurrency=1, superseded=False, finished_at=finished)
 
 
 def test_compare_pairs_by_seed_counts_divergence_and_never_pools_corpora():
     runs = pd.DataFrame(
         [_run("a", s, 2.0 + 0.1 * s) for s in range(3)]
         + [_run("b", 0, 1.9), _run("b", 1, 1.99), _run("b", 2, 0, diverged=True)]
-        + [_run("a", 0, 9.0, corpus="y@2"), _run("b", 0, 9.5, corpus="y@2")]
+        + [_run("a", s, 9.0, corpus="y@2") for s in range(3)]
+        + [_run("b", 0, 8.0, corpus="y@2"), _run("b", 1, 7.9, corpus="y@2"), _run("b", 2, 7.8, corpus="y@2")]
     )
     table = compare(runs, ABLATION)
-    loss = table[(table["metric"] == "final_val_loss") & (table["variant"] == "b")].set_index("corpus")
+    loss = table[(table["metric"] == "final_val_loss") & (table["variant"] == "b")].set_index("corpus_label")
     assert loss.loc["x@1", "runs"] == 3 and loss.loc["x@1", "diverged"] == 1
     assert loss.loc["x@1", "pairs"] == 2  # the diverged seed has no loss to pair
     assert loss.loc["x@1", "diff_mean"] == pytest.approx(-0.105)
-    assert loss.loc["y@2", "diff_mean"] == pytest.approx(0.5)  # computed within its own corpus only
-    assert claim_verdicts(table) == {("tiny", "x@1"): "reproduced", ("tiny", "y@2"): "inconclusive"}
+    assert loss.loc["y@2", "diff_mean"] == pytest.approx(-1.1)  # computed within its own corpus only
+    # On x@1 the pairs favour b, but b diverged where a did not: that counts against the claim.
+    assert claim_verdicts(table) == {("tiny", "x@1", "d"): "contradicted", ("tiny", "y@2", "d"): "reproduced"}
+
+
+def test_runs_of_an_older_variant_definition_are_superseded(tmp_path):
+    root = tmp_path / "runs" / "a"
+    old, new = "2025-01-01", "2026-02-01"
+    runs = [_run("a", 0, 2.0), _run("a", 1, 2.1), _run("b", 0, 5.0, finished=old), _run("b", 1, 5.0, finished=old),
+            _run("b", 0, 1.9, finished=new), _run("b", 1, 2.0, finished=new)]
+    for i, run in enumerate(runs):
+        (root / str(i)).mkdir(parents=True)
+        (root / str(i) / "summary.json").write_text(json.dumps({**run, "run_id": str(i)}))
+    loaded = load_runs(tmp_path, "a")
+    assert sorted(loaded.loc[loaded["superseded"], "final_val_loss"]) == [5.0, 5.0]
+    loss = compare(loaded, ABLATION).query("metric == 'final_val_loss' and variant == 'b'").iloc[0]
+    assert (loss["runs"], loss["diff_mean"]) == (2, pytest.approx(-0.1))

@@ -4,12 +4,16 @@ import pickle
 import subprocess
 import sys
 
+import lightning as L
 import pytest
 import torch
 from conftest import make_spec
 
+from ablations.data import TokenDataModule
 from ablations.recorder import read_metrics
-from ablations.system import warmup_cosine
+from ablations.report import write_report
+from ablations.spec import Ablation, Expectation
+from ablations.system import LanguageModelSystem, warmup_cosine
 from ablations.train import train
 from models import total_params, training_flops_per_token
 
@@ -32,7 +36,7 @@ train(spec, extra_callbacks=[KillAt(int(sys.argv[2]))])
 
 
 def test_summary_records_what_the_issue_lists(corpus, tmp_path):
-    spec = make_spec(corpus, tmp_path)
+    spec = make_spec(corpus, tmp_path, grad_clip=1e-3)
     summary = train(spec)
     assert json.loads((spec.run_dir / "summary.json").read_text()) == summary
     assert summary["params"] == total_params(spec.model)
@@ -50,6 +54,7 @@ def test_summary_records_what_the_issue_lists(corpus, tmp_path):
     assert all(len(r["grad_norm_layer"]) == 2 for r in train_rows)
     # Global norm² is the sum of the per-layer norms² plus the embedding and final-norm parts.
     assert all(r["grad_norm"] ** 2 >= sum(g**2 for g in r["grad_norm_layer"]) for r in train_rows)
+    assert min(r["grad_norm"] for r in train_rows) > 100 * spec.train.grad_clip  # logged before clipping
     assert train_rows[0]["lr"] == pytest.approx(spec.train.lr / spec.train.warmup_steps)
     assert train(spec) == summary  # a finished run is not trained again
 
@@ -75,21 +80,37 @@ def test_sigkilled_run_resumes_with_same_data_order_and_no_lost_or_duplicated_st
 
 
 def test_non_finite_loss_stops_the_run_and_records_divergence(corpus, tmp_path):
-    spec = make_spec(corpus, tmp_path, lr=1e30)
+    spec = make_spec(corpus, tmp_path, lr=1e30, variant="boom")
     summary = train(spec)
     assert summary["diverged"] is True
-    steps = [r["step"] for r in read_metrics(spec.run_dir / "metrics.jsonl") if r["split"] == "train"]
+    rows = read_metrics(spec.run_dir / "metrics.jsonl")
+    steps = [r["step"] for r in rows if r["split"] == "train"]
     assert summary["diverged_at_step"] == len(steps) + 1 < 30  # the first step whose loss was not finite
+    assert all(math.isfinite(r["loss"]) and r["step"] <= len(steps) for r in rows)
     assert summary["final_val_loss"] is None
 
+    # The report counts it, does not average it, and does not crash.
+    train(make_spec(corpus, tmp_path, variant="fine"))
+    ablation = Ablation(name="test", claim="c", source="s", base={}, variants={"fine": {}, "boom": {}}, baseline="fine",
+                        treatment="boom", expectations=(Expectation(metric="final_val_loss", direction="not_higher"),))
+    table = write_report(ablation, tmp_path)[0].read_text()
+    assert "| boom | 1 | 1 | – |" in table and "Verdict on the claim: **contradicted**" in table
 
-def test_same_seed_gives_same_initial_weights_across_variants(corpus, tmp_path):
-    # Norm type does not change parameter shapes, so paired runs start from identical matrices.
-    layer = make_spec(corpus, tmp_path, norm="layer", bias=False, steps=10, eval_every=10)
-    rms = make_spec(corpus, tmp_path, norm="rms", bias=False, steps=10, eval_every=10)
-    first = [read_metrics(s.run_dir / "metrics.jsonl")[0]["loss"] for s in (layer, rms) if train(s)]
-    # Before any update the two norms differ only by mean subtraction, so step-1 losses are close but not equal.
-    assert first[0] == pytest.approx(first[1], abs=0.05) and first[0] != first[1]
+
+def test_paired_variants_start_from_the_same_weights_and_see_the_same_batches(corpus, tmp_path):
+    # Norm type changes no parameter shape, so with one seed both variants start from identical matrices.
+    systems = []
+    for norm in ("layer", "rms"):
+        spec = make_spec(corpus, tmp_path, norm=norm, bias=False)
+        L.seed_everything(3, verbose=False)
+        systems.append(dict(LanguageModelSystem(spec.model, spec.train).named_parameters()))
+    layer, rms = systems
+    assert layer.keys() == rms.keys()
+    for name in layer:
+        torch.testing.assert_close(layer[name], rms[name])
+    modules = [TokenDataModule(corpus, seed=3, steps=5, batch_size=4, context=32, eval_batches=2) for _ in range(2)]
+    for (xa, ya), (xb, yb) in zip(*(m.train_dataloader() for m in modules), strict=True):
+        torch.testing.assert_close((xa, ya), (xb, yb))
 
 
 @pytest.mark.parametrize("step, expected", [(0, 0.1), (9, 1.0), (10, 1.0), (55, 0.55), (100, 0.1), (150, 0.1)])
