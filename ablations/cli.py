@@ -99,23 +99,28 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ablate", description="Run and report ablations of transformer architecture choices.")
+    parser = _Parser(
+        prog="ablate",
+        description="Run and report ablations of transformer architecture choices.",
+        epilog="example:\n  ablate run rmsnorm_vs_layernorm --preset smoke --seeds 2 && ablate report rmsnorm_vs_layernorm",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("list", help="ablations, their variants and claims").set_defaults(func=cmd_list)
 
-    results = dict(help="where runs and reports go (default: $ABLATE_RESULTS or ./results)")
+    results = dict(metavar="DIR", help="where runs and reports go (default: $ABLATE_RESULTS or ./results)")
     run = commands.add_parser("run", help="train every (variant, seed) of an ablation; finished runs are skipped",
                               description="One job per (variant, seed), submitted through submitit. "
                               "Interrupted runs resume from their last checkpoint when run again.")
     run.add_argument("name", help="ablation name (see `ablate list`)")
-    run.add_argument("--preset", default="tiny", help=f"size and budget: {', '.join(PRESETS)} (default: tiny)")
-    run.add_argument("--seeds", type=int, help="number of seeds per variant (default: the ablation's)")
-    run.add_argument("--variants", help="comma-separated subset of the ablation's variants (default: all)")
-    run.add_argument("--data", help="shakespeare, stdlib, or a path to a text file or directory "
+    run.add_argument("--preset", default="tiny", metavar="NAME", help=f"size and budget: {', '.join(PRESETS)} (default: tiny)")
+    run.add_argument("--seeds", type=int, metavar="N", help="number of seeds per variant (default: the ablation's)")
+    run.add_argument("--variants", metavar="A,B", help="comma-separated subset of the ablation's variants (default: all)")
+    run.add_argument("--data", metavar="CORPUS", help="shakespeare, stdlib, or a path to a text file or directory "
                      "(default: shakespeare if a local copy exists, else stdlib)")
     run.add_argument("--executor", choices=EXECUTORS, default="local",
                      help="local: real subprocesses (default); debug: in this process")
-    run.add_argument("--parallel", type=int, default=1,
+    run.add_argument("--parallel", type=int, default=1, metavar="K",
                      help="local runs at once (default 1: concurrent runs distort each other's speed)")
     run.add_argument("--force", action="store_true", help="discard stored results and rerun")
     run.add_argument("--results-dir", **results)
