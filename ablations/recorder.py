@@ -72,6 +72,7 @@ class RunRecorder(L.Callback):
             "split": "train",
             "step": trainer.global_step,
             "loss": stats["loss"].item(),
+            "log_z": stats["log_z"].item(),
             "lr": stats["lr"],
             "grad_norm": stats["grad_norm"].item(),
             "grad_norm_layer": stats["grad_norm_layer"].tolist(),

@@ -8,7 +8,7 @@ Metrics and expected directions (RMSNorm − LayerNorm, paired by seed):
 tokens/s higher; final validation loss not higher than LayerNorm's by more than 0.01 nats,
 the seed-to-seed noise floor at this scale.
 Both variants are pre-norm GPT-2 blocks without biases, so the only difference is the
-normalisation itself (LayerNorm with bias would also carry d_model extra parameters per norm).
+normalisation itself (LayerNorm with a bias would also carry d_model extra parameters per norm).
 """
 
 from ablations.spec import Ablation, Expectation
@@ -17,7 +17,8 @@ ABLATION = Ablation(
     name="rmsnorm_vs_layernorm",
     claim="RMSNorm is faster than LayerNorm and matches or beats its loss",
     source="Narang et al. 2021, arXiv 2102.11972, Table 1",
-    base=dict(norm_position="pre", mlp="gelu", pos="learned", bias=False),
+    base=dict(norm_position="pre", activation="gelu", gated=False, pos="learned", qkv_bias=False, linear_bias=False,
+              norm_bias=False),
     variants={"layernorm": dict(norm="layer"), "rmsnorm": dict(norm="rms")},
     baseline="layernorm",
     treatment="rmsnorm",

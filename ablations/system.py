@@ -30,20 +30,23 @@ class LanguageModelSystem(L.LightningModule):
         self.step_stats: dict[str, object] = {}  # read by RunRecorder after each step
         self.val_losses: list[torch.Tensor] = []
 
-    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy (nats/token) and the mean log-partition log Z of the output softmax."""
         inputs, targets = batch
-        logits = self.model(inputs)  # (B, T, vocab)
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        logits = self.model(inputs).float()  # (B, T, vocab)
+        log_z = logits.logsumexp(-1)  # (B, T)
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten()), log_z
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
-        loss = self.loss(batch)
+        loss, log_z = self.loss(batch)
         if not torch.isfinite(loss):
             # Returning None skips backward and the optimiser step; the run ends here, recorded as diverged.
             self.diverged_at = self.global_step + 1
             self.trainer.should_stop = True
             return None
-        self.step_stats = {"loss": loss.detach()}
-        return loss
+        self.step_stats = {"loss": loss.detach(), "log_z": log_z.detach().mean()}
+        # z-loss (PaLM; Baichuan 2; OLMo 2): keeps log Z near 0 so the softmax stays well conditioned.
+        return loss + self.model_config.z_loss * log_z.square().mean() if self.model_config.z_loss else loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Lightning calls this before clipping, so these are the raw gradient norms.
@@ -55,7 +58,7 @@ class LanguageModelSystem(L.LightningModule):
         self.val_losses = []
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.val_losses.append(self.loss(batch))
+        self.val_losses.append(self.loss(batch)[0])
 
     def configure_optimizers(self):
         cfg = self.train_config

@@ -1,46 +1,65 @@
-"""Parameter and FLOP counts derived from the config alone, so variants can be matched on budget
-before anything is built. Tests check both against the built model."""
+"""Parameter, FLOP and KV-cache counts derived from the config alone, so variants can be matched on
+budget before anything is built. Tests check each against the built model."""
 
 from __future__ import annotations
 
-from models.config import ModelConfig
+from models.config import ModelConfig, NormKind
+
+_NORMS_PER_BRANCH = {"pre": 1, "post": 1, "double": 2, "post_block": 1}
 
 
-def _norm_params(config: ModelConfig) -> int:
-    return config.d_model * (2 if config.norm == "layer" and config.bias else 1)
+def _norm(config: ModelConfig, dim: int, kind: NormKind | None = None) -> int:
+    kind = kind or config.norm
+    return dim * ((config.norm_scale != "none") + (kind == "layer" and config.norm_bias))
 
 
-def _block_matrix_params(config: ModelConfig) -> int:
-    d, f = config.d_model, config.ffn_dim
-    attention = 4 * d * d  # fused qkv (3·d·d) and output (d·d)
-    mlp = (3 if config.mlp == "swiglu" else 2) * d * f
-    return attention + mlp
+def _matrices(config: ModelConfig) -> int:
+    """Weights of one block's matmuls: q, k, v, output, and the MLP's input(s) and output."""
+    q, kv, d = config.n_heads * config.dim_per_head, config.kv_heads * config.dim_per_head, config.d_model
+    mlp_in = (2 if config.gated else 1) * config.ffn_dim
+    return d * (q + 2 * kv) + q * d + d * mlp_in + config.ffn_dim * d
 
 
-def _block_params(config: ModelConfig) -> int:
-    d, f = config.d_model, config.ffn_dim
-    biases = 0
-    if config.bias:
-        biases = 3 * d + d + (2 * f if config.mlp == "swiglu" else f) + d
-    return _block_matrix_params(config) + biases + 2 * _norm_params(config)
+def _block(config: ModelConfig) -> int:
+    q, kv, d = config.n_heads * config.dim_per_head, config.kv_heads * config.dim_per_head, config.d_model
+    mlp_in = (2 if config.gated else 1) * config.ffn_dim
+    biases = (q + 2 * kv) * config.qkv_bias + (d + mlp_in + d) * config.linear_bias
+    qk_norms = 0
+    if config.qk_norm is not None:
+        per_head = config.qk_norm_scope == "head"
+        qk_norms = _norm(config, config.dim_per_head if per_head else q, config.qk_norm)
+        qk_norms += _norm(config, config.dim_per_head if per_head else kv, config.qk_norm)
+    branches = 1 if config.block == "parallel" else 2
+    norms = branches * _NORMS_PER_BRANCH[config.norm_position] * _norm(config, d)
+    return _matrices(config) + biases + qk_norms + norms
 
 
 def non_embedding_params(config: ModelConfig) -> int:
     """Parameters outside the token and position embeddings and the output head (Kaplan et al. 2020)."""
-    final = _norm_params(config) if config.final_norm else 0
-    return config.n_layers * _block_params(config) + final
+    extra = _norm(config, config.d_model) * (config.final_norm + config.embed_norm)
+    return config.n_layers * _block(config) + extra
 
 
 def total_params(config: ModelConfig) -> int:
     embeddings = config.vocab_size * config.d_model
     positions = config.context * config.d_model if config.pos == "learned" else 0
+    if any(config.layer_pos(i) == "t5" for i in range(config.n_layers)):
+        positions += config.t5_buckets * config.n_heads
     head = 0 if config.tie_embeddings else config.vocab_size * config.d_model
     return non_embedding_params(config) + embeddings + positions + head
 
 
 def training_flops_per_token(config: ModelConfig) -> int:
-    """6·N_matmul + 12·L·d·T: forward (2 FLOPs per multiply-add) plus backward (twice the forward),
-    with attention scores over the full context (PaLM appendix B; nanoGPT's MFU estimate).
+    """6·N_matmul + 12·L·(heads·head_dim)·T: forward (2 FLOPs per multiply-add) plus backward (twice
+    the forward), with attention scores over the full context as computed (PaLM appendix B; nanoGPT).
     N_matmul counts the weight matrices of every block and the output head."""
-    matmul = config.n_layers * _block_matrix_params(config) + config.vocab_size * config.d_model
-    return 6 * matmul + 12 * config.n_layers * config.d_model * config.context
+    matmul = config.n_layers * _matrices(config) + config.vocab_size * config.d_model
+    attention = 12 * config.n_layers * config.n_heads * config.dim_per_head * config.context
+    return 6 * matmul + attention
+
+
+def kv_cache_bytes(config: ModelConfig, tokens: int, bytes_per_value: int = 2) -> int:
+    """Bytes of K and V held after `tokens` tokens: grouped heads and sliding windows shrink it."""
+    per_token_layer = 2 * config.kv_heads * config.dim_per_head * bytes_per_value
+    kept = (min(tokens, config.sliding_window) if config.layer_kind(i) == "local" else tokens for i in range(config.n_layers))
+    return per_token_layer * sum(kept)

@@ -1,4 +1,7 @@
-"""The one description of a model: every architectural choice is an independent, typed field."""
+"""The one description of a model: every architectural choice is an independent, typed field.
+
+"None means off" for features that carry a parameter (soft-caps, QK-norm, sliding window).
+"""
 
 from __future__ import annotations
 
@@ -9,60 +12,124 @@ from dataclasses import dataclass
 from typing import Literal
 
 NormKind = Literal["layer", "rms"]
-NormPosition = Literal["pre", "post"]
-MlpKind = Literal["gelu", "swiglu"]
-PositionKind = Literal["learned", "rope"]
+NormScale = Literal["weight", "offset", "none"]  # y·w (init 1), y·(1+w) (init 0, Gemma), y
+NormPosition = Literal["pre", "post", "double", "post_block"]
+Activation = Literal["relu", "gelu", "gelu_tanh", "relu2", "silu"]
+BlockKind = Literal["serial", "parallel", "parallel_two_norms"]
+PositionKind = Literal["sinusoidal", "learned", "rope", "alibi", "t5", "none"]
+RopeLayout = Literal["half", "interleaved"]  # rotate halves (GPT-NeoX, LLaMA) or adjacent pairs (GPT-J, Cohere)
+QKNormScope = Literal["head", "all"]  # per head (Gemma 3, Qwen 3) or over the whole projection (OLMo 2)
+LayerKind = Literal["global", "local"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     """A decoder-only transformer. Frozen and hashable so a run's identity can be derived from it."""
 
+    # Sizes
     vocab_size: int = 256  # byte-level tokens by default: no tokenizer to train or download
     context: int = 256  # longest sequence; learned positions cost context·d_model parameters
     d_model: int = 128
     n_layers: int = 4
     n_heads: int = 4
-    d_ff: int | None = None  # None: 4·d_model for plain MLPs, 8/3·d_model (to a multiple of 64) for gated
-    norm: NormKind = "layer"  # rms drops the mean subtraction and the bias (Zhang & Sennrich 2019)
-    norm_position: NormPosition = "pre"  # pre: x + f(N(x)); post: N(x + f(x)) as in the 2017 original
-    final_norm: bool = True  # a norm before the output head; pre-norm stacks need it
-    mlp: MlpKind = "gelu"  # swiglu adds a gate matrix, so its default d_ff is smaller
-    pos: PositionKind = "learned"
-    rope_theta: float = 10_000.0
-    bias: bool = True  # biases in linear layers and LayerNorm (RMSNorm never has one)
-    tie_embeddings: bool = True  # output head shares the token embedding matrix
+    n_kv_heads: int | None = None  # None: n_heads (MHA); 1 is MQA; between is GQA. Shrinks the KV cache
+    head_dim: int | None = None  # None: d_model / n_heads; Gemma and T5 decouple it
+    d_ff: int | None = None  # set directly, or else d_ff_ratio·d_model rounded up to d_ff_multiple
+    d_ff_ratio: float | None = None  # None: 4 for plain MLPs, 8/3 for gated (matches parameters, Shazeer 2020)
+    d_ff_multiple: int = 64
+    # Normalisation
+    norm: NormKind = "layer"  # rms drops the mean subtraction (Zhang & Sennrich 2019)
+    norm_scale: NormScale = "weight"
+    norm_bias: bool = True  # LayerNorm's additive bias (never on RMSNorm)
     norm_eps: float = 1e-5
+    norm_position: NormPosition = "pre"
+    final_norm: bool = True  # a norm before the output head; pre-norm stacks need it
+    embed_norm: bool = False  # a norm right after the embedding (BLOOM)
+    # MLP
+    activation: Activation = "gelu"
+    gated: bool = False  # act(W_gate x) ⊙ W_up x: ReGLU, GeGLU, SwiGLU with relu, gelu, silu
+    # Linear layers
+    qkv_bias: bool = True
+    linear_bias: bool = True  # attention output and MLP projections
+    # Block
+    block: BlockKind = "serial"
+    # Positions
+    pos: PositionKind = "learned"
+    global_pos: PositionKind | None = None  # position scheme of global layers in a hybrid; None: same as pos
+    rope_theta: float = 10_000.0
+    local_rope_theta: float | None = None  # RoPE base of sliding-window layers (Gemma 3); None: rope_theta
+    rotary_fraction: float = 1.0  # share of each head's dims that rotate (GPT-NeoX rotary_pct)
+    rope_layout: RopeLayout = "half"
+    t5_buckets: int = 32
+    t5_max_distance: int = 128
+    # Attention
+    qk_norm: NormKind | None = None  # normalise queries and keys before the dot product
+    qk_norm_scope: QKNormScope = "head"
+    attn_scale: float | None = None  # None: head_dim ** -0.5; Gemma 2 uses query_pre_attn_scalar ** -0.5
+    attn_softcap: float | None = None  # cap·tanh(logit/cap) on attention logits (Gemma 2: 50)
+    sliding_window: int | None = None  # tokens a local layer sees, itself included
+    layer_pattern: tuple[LayerKind, ...] = ("global",)  # repeated over depth: ("local",)*3 + ("global",) …
+    attn_dropout: float = 0.0
+    resid_dropout: float = 0.0
+    # Embeddings and output
+    tie_embeddings: bool = True  # output head shares the token embedding matrix
+    scale_embeddings: bool = False  # multiply token embeddings by sqrt(d_model) (Gemma)
+    logit_scale: float = 1.0  # multiplier on output logits (Cohere)
+    output_softcap: float | None = None  # cap·tanh(logit/cap) on output logits (Gemma 2: 30)
+    z_loss: float = 0.0  # coefficient of log²Z added to the loss (PaLM: 1e-4)
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         for field in dataclasses.fields(self):
-            allowed = typing.get_args(hints[field.name])
-            value = getattr(self, field.name)
-            if typing.get_origin(hints[field.name]) is Literal and value not in allowed:
-                raise ValueError(f"ModelConfig.{field.name}={value!r} is not allowed; choose one of {', '.join(allowed)}")
-        for name in ("vocab_size", "context", "d_model", "n_layers", "n_heads"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"ModelConfig.{name}={getattr(self, name)!r} must be a positive integer")
-        if self.d_ff is not None and (not isinstance(self.d_ff, int) or self.d_ff < 1):
-            raise ValueError(f"ModelConfig.d_ff={self.d_ff!r} must be a positive integer or None (use the rule of thumb)")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"ModelConfig.n_heads={self.n_heads} must divide d_model={self.d_model}")
-        if self.pos == "rope" and self.head_dim % 2:
-            raise ValueError(f"ModelConfig.pos='rope' needs an even head dim, got d_model/n_heads={self.head_dim}")
+            _check_choice(field.name, hints[field.name], getattr(self, field.name))
+        for name in ("vocab_size", "context", "d_model", "n_layers", "n_heads", "d_ff_multiple", "t5_buckets"):
+            _positive_int(name, getattr(self, name))
+        for name in ("n_kv_heads", "head_dim", "d_ff", "sliding_window"):
+            if getattr(self, name) is not None:
+                _positive_int(name, getattr(self, name))
+        if self.head_dim is None and self.d_model % self.n_heads:
+            raise ValueError(f"ModelConfig.n_heads={self.n_heads} must divide d_model={self.d_model} (or set head_dim)")
+        if self.n_heads % self.kv_heads:
+            raise ValueError(f"ModelConfig.n_kv_heads={self.n_kv_heads} must divide n_heads={self.n_heads}")
+        if not 0 < self.rotary_fraction <= 1 or self.rotary_dims % 2:
+            raise ValueError(f"ModelConfig.rotary_fraction={self.rotary_fraction} must give an even dim count in (0, head_dim]")
+        if "local" in self.layer_pattern and self.sliding_window is None:
+            raise ValueError("ModelConfig.layer_pattern has local layers: set sliding_window")
+        if self.block == "parallel_two_norms" and self.norm_position != "pre":
+            raise ValueError("ModelConfig.block='parallel_two_norms' is defined for norm_position='pre' only")
+        if self.global_pos in ("learned", "sinusoidal"):
+            raise ValueError("ModelConfig.global_pos must act inside attention: rope, alibi, t5 or none")
+        if not self.layer_pattern:
+            raise ValueError("ModelConfig.layer_pattern must name at least one layer kind: global, local")
+        for name in ("attn_dropout", "resid_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"ModelConfig.{name}={getattr(self, name)} must lie in [0, 1)")
 
     @property
-    def head_dim(self) -> int:
-        return self.d_model // self.n_heads
+    def kv_heads(self) -> int:
+        return self.n_kv_heads or self.n_heads
+
+    @property
+    def dim_per_head(self) -> int:
+        return self.head_dim or self.d_model // self.n_heads
+
+    @property
+    def rotary_dims(self) -> int:
+        return int(self.dim_per_head * self.rotary_fraction)
 
     @property
     def ffn_dim(self) -> int:
         """Hidden width of the MLP: the explicit d_ff, else the lecture's rule of thumb."""
         if self.d_ff is not None:
             return self.d_ff
-        if self.mlp == "swiglu":
-            return 64 * math.ceil(8 * self.d_model / 3 / 64)
-        return 4 * self.d_model
+        ratio = self.d_ff_ratio or (8 / 3 if self.gated else 4)
+        return self.d_ff_multiple * math.ceil(ratio * self.d_model / self.d_ff_multiple)
+
+    def layer_kind(self, layer: int) -> LayerKind:
+        return self.layer_pattern[layer % len(self.layer_pattern)]
+
+    def layer_pos(self, layer: int) -> PositionKind:
+        return self.global_pos or self.pos if self.layer_kind(layer) == "global" else self.pos
 
     def replace(self, **overrides: object) -> ModelConfig:
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(self)})
@@ -73,3 +140,25 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
+
+
+def _choices(hint) -> tuple:
+    """The allowed values of a Literal field, also inside Optional[...] and tuple[Literal, ...]."""
+    if typing.get_origin(hint) is Literal:
+        return typing.get_args(hint)
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None) and arg is not Ellipsis]
+    return tuple(value for arg in args for value in _choices(arg))
+
+
+def _check_choice(name: str, hint, value) -> None:
+    allowed = _choices(hint)
+    if not allowed or value is None:
+        return
+    for item in value if isinstance(value, tuple) else (value,):
+        if item not in allowed:
+            raise ValueError(f"ModelConfig.{name}={item!r} is not allowed; choose one of {', '.join(map(str, allowed))}")
+
+
+def _positive_int(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"ModelConfig.{name}={value!r} must be a positive integer")

@@ -1,4 +1,4 @@
-"""Building blocks. Each factory here is the only place a config string becomes a module."""
+"""Norms, MLPs and attention. Each factory here is the only place a config string becomes a module."""
 
 from __future__ import annotations
 
@@ -6,100 +6,166 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.config import ModelConfig
+from models.config import ModelConfig, NormKind
+from models.positions import Rotary, T5RelativeBias, alibi_bias, alibi_slopes
 
 
-class LayerNorm(nn.Module):
-    """Centre, scale to unit variance, then affine (Ba et al. 2016)."""
+class Norm(nn.Module):
+    """LayerNorm (Ba et al. 2016) or RMSNorm (Zhang & Sennrich 2019) through PyTorch's fused ops.
 
-    def __init__(self, dim: int, eps: float, bias: bool) -> None:
+    scale weight: y·w; offset: y·(1 + w) with w starting at 0 (Gemma); none: no gain.
+    """
+
+    def __init__(self, kind: NormKind, dim: int, config: ModelConfig) -> None:
         super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
-        self.bias = nn.Parameter(torch.zeros(dim)) if bias else None
+        self.kind, self.shape, self.eps, self.scale = kind, (dim,), config.norm_eps, config.norm_scale
+        start = torch.zeros(dim) if self.scale == "offset" else torch.ones(dim)
+        self.weight = nn.Parameter(start) if self.scale != "none" else None
+        self.bias = nn.Parameter(torch.zeros(dim)) if kind == "layer" and config.norm_bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+        gain = 1 + self.weight if self.scale == "offset" else self.weight
+        if self.kind == "rms":
+            return F.rms_norm(x, self.shape, gain, self.eps)
+        return F.layer_norm(x, self.shape, gain, self.bias, self.eps)
 
 
-class RMSNorm(nn.Module):
-    """Scale by the root mean square only: no mean, no bias (Zhang & Sennrich 2019)."""
+def make_norm(config: ModelConfig, dim: int | None = None) -> Norm:
+    return Norm(config.norm, dim or config.d_model, config)
 
-    def __init__(self, dim: int, eps: float) -> None:
+
+_ACTIVATIONS = {
+    "relu": F.relu,
+    "gelu": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu2": lambda x: F.relu(x).square(),  # primer (So et al. 2021)
+    "silu": F.silu,
+}
+
+
+class Mlp(nn.Module):
+    """W_out · act(W_in x), or gated: W_out · (act(W_gate x) ⊙ W_up x) (Shazeer 2020) with gate and up in
+    one matmul. Without its own input projection (fused parallel block) it takes W_in x directly."""
+
+    def __init__(self, config: ModelConfig, project_input: bool = True) -> None:
         super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(dim))
+        self.act, self.gated = _ACTIVATIONS[config.activation], config.gated
+        self.in_features = (2 if config.gated else 1) * config.ffn_dim  # [gate; up] when gated
+        self.w_in = nn.Linear(config.d_model, self.in_features, bias=config.linear_bias) if project_input else None
+        self.w_out = nn.Linear(config.ffn_dim, config.d_model, bias=config.linear_bias)
+
+    def activate(self, h: torch.Tensor) -> torch.Tensor:
+        if self.gated:
+            gate, up = h.chunk(2, dim=-1)
+            return self.w_out(self.act(gate) * up)
+        return self.w_out(self.act(h))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
+        return self.activate(self.w_in(x))
 
 
-def make_norm(config: ModelConfig) -> nn.Module:
-    if config.norm == "rms":
-        return RMSNorm(config.d_model, config.norm_eps)
-    return LayerNorm(config.d_model, config.norm_eps, config.bias)
+class KVCache:
+    """Keys and values per layer for incremental decoding; a sliding-window layer keeps only its window."""
+
+    def __init__(self) -> None:
+        self.layers: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}  # layer → (k, v, positions)
+        self.length = 0  # tokens seen so far
+
+    def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor, window: int | None):
+        if layer in self.layers:
+            old_k, old_v, old_pos = self.layers[layer]
+            k, v, pos = torch.cat([old_k, k], 2), torch.cat([old_v, v], 2), torch.cat([old_pos, pos])
+        if window is not None:
+            self.layers[layer] = (k[:, :, -window:], v[:, :, -window:], pos[-window:])
+        else:
+            self.layers[layer] = (k, v, pos)
+        return k, v, pos
 
 
-class GeluMlp(nn.Module):
-    """W_out · GeLU(W_in · x), the GPT-2 MLP."""
+class Attention(nn.Module):
+    """Causal multi-head attention with grouped K/V heads (MHA, GQA, MQA).
 
-    def __init__(self, config: ModelConfig) -> None:
+    Uses `F.scaled_dot_product_attention` (with `enable_gqa`, never repeated K/V); only a logit
+    soft-cap, which SDPA cannot express, takes the explicit path.
+    """
+
+    def __init__(self, config: ModelConfig, layer: int, project_input: bool = True) -> None:
         super().__init__()
-        self.w_in = nn.Linear(config.d_model, config.ffn_dim, bias=config.bias)
-        self.w_out = nn.Linear(config.ffn_dim, config.d_model, bias=config.bias)
+        self.layer, self.n_heads, self.kv_heads, self.head_dim = layer, config.n_heads, config.kv_heads, config.dim_per_head
+        self.q_dim, self.kv_dim = self.n_heads * self.head_dim, self.kv_heads * self.head_dim
+        self.in_features = self.q_dim + 2 * self.kv_dim  # [q; k; v]
+        self.qkv = nn.Linear(config.d_model, self.in_features, bias=config.qkv_bias) if project_input else None
+        self.out = nn.Linear(self.q_dim, config.d_model, bias=config.linear_bias)
+        self.scale = config.attn_scale or self.head_dim**-0.5
+        self.softcap, self.dropout = config.attn_softcap, config.attn_dropout
+        self.window = config.sliding_window if config.layer_kind(layer) == "local" else None
+        self.pos = config.layer_pos(layer)
+        self.qk_scope = config.qk_norm_scope
+        if config.qk_norm is not None:
+            per_head = config.qk_norm_scope == "head"
+            self.q_norm = Norm(config.qk_norm, self.head_dim if per_head else self.q_dim, config)
+            self.k_norm = Norm(config.qk_norm, self.head_dim if per_head else self.kv_dim, config)
+        else:
+            self.q_norm = self.k_norm = None
+        if self.pos == "rope":
+            theta = config.local_rope_theta if self.window and config.local_rope_theta else config.rope_theta
+            self.rotary = Rotary(config.rotary_dims, config.context, theta, config.rope_layout)
+        if self.pos == "alibi":
+            self.register_buffer("slopes", alibi_slopes(self.n_heads), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w_out(F.gelu(self.w_in(x)))
+    def _heads(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        b, t, _ = x.shape
+        return x.view(b, t, n, self.head_dim).transpose(1, 2)  # (B, n, T, hd)
 
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None,
+                t5: T5RelativeBias | None = None) -> torch.Tensor:  # fmt: skip
+        return self.attend(self.qkv(x), positions, cache, t5)
 
-class SwiGluMlp(nn.Module):
-    """W_out · (SiLU(W_gate · x) ⊙ W_up · x) (Shazeer 2020); gate and up share one matmul."""
+    def attend(self, qkv: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None,
+               t5: T5RelativeBias | None = None) -> torch.Tensor:  # fmt: skip
+        """qkv: (B, T, in_features) projected inputs; positions: (T,) absolute positions."""
+        b, t, _ = qkv.shape
+        q, k, v = qkv.split([self.q_dim, self.kv_dim, self.kv_dim], dim=-1)
+        if self.q_norm is not None and self.qk_scope == "all":
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k, v = self._heads(q, self.n_heads), self._heads(k, self.kv_heads), self._heads(v, self.kv_heads)
+        if self.q_norm is not None and self.qk_scope == "head":
+            q, k = self.q_norm(q), self.k_norm(k)
+        if self.pos == "rope":
+            q, k = self.rotary(q, positions), self.rotary(k, positions)
+        k_pos = positions
+        if cache is not None:
+            k, v, k_pos = cache.extend(self.layer, k, v, positions, self.window)
+        y = self._scores_to_values(q, k, v, positions, k_pos, t5)  # (B, nh, T, hd)
+        return self.out(y.transpose(1, 2).reshape(b, t, self.q_dim))
 
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.w_in = nn.Linear(config.d_model, 2 * config.ffn_dim, bias=config.bias)  # [gate; up]
-        self.w_out = nn.Linear(config.ffn_dim, config.d_model, bias=config.bias)
+    def _mask(self, q_pos: torch.Tensor, k_pos: torch.Tensor, t5: T5RelativeBias | None) -> torch.Tensor | None:
+        """Additive (h, Tq, Tk) bias or boolean (Tq, Tk) mask; None when plain causal attention suffices."""
+        allowed = k_pos[None, :] <= q_pos[:, None]
+        if self.window is not None:
+            allowed &= q_pos[:, None] - k_pos[None, :] < self.window
+        bias = None
+        if self.pos == "alibi":
+            bias = alibi_bias(self.slopes, q_pos, k_pos)
+        elif self.pos == "t5":
+            bias = t5(q_pos, k_pos)
+        if bias is None:
+            return allowed
+        return bias.masked_fill(~allowed, float("-inf"))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.w_in(x).chunk(2, dim=-1)
-        return self.w_out(F.silu(gate) * up)
-
-
-def make_mlp(config: ModelConfig) -> nn.Module:
-    return SwiGluMlp(config) if config.mlp == "swiglu" else GeluMlp(config)
-
-
-class Rotary(nn.Module):
-    """Rotary position embedding (Su et al. 2021), rotate-half layout as in GPT-NeoX and LLaMA."""
-
-    def __init__(self, head_dim: int, context: int, theta: float) -> None:
-        super().__init__()
-        inv_freq = theta ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
-        angles = torch.outer(torch.arange(context, dtype=torch.float32), inv_freq)  # (T, hd/2)
-        angles = torch.cat([angles, angles], dim=-1)  # (T, hd)
-        # Derived from the config, so kept out of the state dict and checkpoints.
-        self.register_buffer("cos", angles.cos(), persistent=False)
-        self.register_buffer("sin", angles.sin(), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t = x.size(-2)
-        first, second = x.chunk(2, dim=-1)
-        rotated = torch.cat([-second, first], dim=-1)
-        return x * self.cos[:t].to(x.dtype) + rotated * self.sin[:t].to(x.dtype)
-
-
-class CausalSelfAttention(nn.Module):
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.n_heads = config.n_heads
-        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=config.bias)
-        self.out = nn.Linear(config.d_model, config.d_model, bias=config.bias)
-        self.rotary = Rotary(config.head_dim, config.context, config.rope_theta) if config.pos == "rope" else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)  # 3×(B, nh, T, hd)
-        if self.rotary is not None:
-            q, k = self.rotary(q), self.rotary(k)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hd)
-        return self.out(y.transpose(1, 2).reshape(b, t, d))
+    def _scores_to_values(self, q, k, v, q_pos, k_pos, t5) -> torch.Tensor:
+        plain = self.window is None and self.pos not in ("alibi", "t5") and len(q_pos) == len(k_pos)
+        mask = None if plain else self._mask(q_pos, k_pos, t5)
+        dropout = self.dropout if self.training else 0.0
+        if self.softcap is None:
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=plain, dropout_p=dropout,
+                                                  scale=self.scale, enable_gqa=self.kv_heads != self.n_heads)  # fmt: skip
+        # Soft-capped logits (Gemma 2): cap·tanh(s/cap), then mask and softmax.
+        group = self.n_heads // self.kv_heads
+        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        scores = q @ k.transpose(-2, -1) * self.scale  # (B, nh, T, S)
+        scores = self.softcap * torch.tanh(scores / self.softcap)
+        if mask is None:
+            mask = self._mask(q_pos, k_pos, t5)
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+        return F.dropout(scores.softmax(-1), dropout) @ v

@@ -1,4 +1,4 @@
-"""The decoder-only transformer, its blocks and GPT-2-style initialisation."""
+"""The decoder-only transformer, its blocks, GPT-2-style initialisation and incremental decoding."""
 
 from __future__ import annotations
 
@@ -8,30 +8,73 @@ import torch
 from torch import nn
 
 from models.config import ModelConfig
-from models.layers import CausalSelfAttention, make_mlp, make_norm
+from models.layers import Attention, KVCache, Mlp, make_norm
+from models.positions import T5RelativeBias, sinusoidal_table
 
 
-class Block(nn.Module):
-    """One residual block; `norm_position` picks where the norms sit.
+class Sublayer(nn.Module):
+    """One residual branch f (attention, MLP, or both in parallel) with its norms where `norm_position` puts them.
 
-    pre  (GPT-2, LLaMA, most models since 2019):   x = x + attn(N1(x));  x = x + mlp(N2(x))
-    post (Vaswani et al. 2017, BERT):              x = N1(x + attn(x));  x = N2(x + mlp(x))
-    Post-norm puts a norm on the residual stream itself, which is why it needs LR warm-up
-    (Xiong et al. 2020); pre-norm leaves an identity path from every layer to the output.
+    pre         x + f(N(x))        GPT-2, LLaMA, most models since 2019
+    post        N(x + f(x))        Vaswani et al. 2017, BERT; needs LR warm-up (Xiong et al. 2020)
+    double      x + N'(f(N(x)))    Gemma 2/3, Grok ("sandwich", "peri-LN")
+    post_block  x + N'(f(x))       OLMo 2 ("reordered norm")
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.pre = config.norm_position == "pre"
-        self.norm1, self.attn = make_norm(config), CausalSelfAttention(config)
-        self.norm2, self.mlp = make_norm(config), make_mlp(config)
+        self.position = config.norm_position
+        self.norm_in = make_norm(config) if self.position in ("pre", "double") else None
+        self.norm_out = make_norm(config) if self.position in ("post", "double", "post_block") else None
+        self.dropout = nn.Dropout(config.resid_dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.pre:
-            x = x + self.attn(self.norm1(x))
-            return x + self.mlp(self.norm2(x))
-        x = self.norm1(x + self.attn(x))
-        return self.norm2(x + self.mlp(x))
+    def forward(self, x: torch.Tensor, f) -> torch.Tensor:
+        h = f(self.norm_in(x)) if self.norm_in is not None else f(x)
+        h = self.dropout(h)
+        if self.position == "post":
+            return self.norm_out(x + h)
+        return x + (self.norm_out(h) if self.norm_out is not None else h)
+
+
+class Block(nn.Module):
+    """serial:              x = x + attn(·);  x = x + mlp(·)
+    parallel:            x = x + attn(N(x)) + mlp(N(x))   one norm; q, k, v and the MLP input in one matmul
+                         (GPT-J, PaLM, Falcon, Cohere)
+    parallel_two_norms:  x = x + attn(N1(x)) + mlp(N2(x))  (GPT-NeoX / Pythia)
+    """
+
+    def __init__(self, config: ModelConfig, layer: int) -> None:
+        super().__init__()
+        self.kind = config.block
+        fused = self.kind == "parallel"
+        self.attn, self.mlp = Attention(config, layer, project_input=not fused), Mlp(config, project_input=not fused)
+        if fused:
+            self.branch = Sublayer(config)
+            self.in_proj = nn.Linear(config.d_model, self.attn.in_features + self.mlp.in_features, bias=False)
+            self.qkv_bias = nn.Parameter(torch.zeros(self.attn.in_features)) if config.qkv_bias else None
+            self.mlp_bias = nn.Parameter(torch.zeros(self.mlp.in_features)) if config.linear_bias else None
+        else:
+            self.attn_branch, self.mlp_branch = Sublayer(config), Sublayer(config)
+
+    def _fused(self, h: torch.Tensor, attend) -> torch.Tensor:
+        qkv, mlp_in = self.in_proj(h).split([self.attn.in_features, self.mlp.in_features], dim=-1)
+        qkv = qkv + self.qkv_bias if self.qkv_bias is not None else qkv
+        mlp_in = mlp_in + self.mlp_bias if self.mlp_bias is not None else mlp_in
+        return attend(qkv) + self.mlp.activate(mlp_in)
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache | None, t5) -> torch.Tensor:
+        def attend(qkv):
+            return self.attn.attend(qkv, positions, cache, t5)
+
+        def attention(h):
+            return self.attn(h, positions, cache, t5)
+
+        if self.kind == "parallel":
+            return self.branch(x, lambda h: self._fused(h, attend))
+        if self.kind == "parallel_two_norms":
+            return x + attention(self.attn_branch.norm_in(x)) + self.mlp(self.mlp_branch.norm_in(x))
+        x = self.attn_branch(x, attention)
+        return self.mlp_branch(x, self.mlp)
 
 
 class Transformer(nn.Module):
@@ -40,8 +83,13 @@ class Transformer(nn.Module):
         self.config = config
         self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
         self.pos_emb = nn.Embedding(config.context, config.d_model) if config.pos == "learned" else None
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
-        self.final_norm = make_norm(config) if config.final_norm else nn.Identity()
+        if config.pos == "sinusoidal":
+            self.register_buffer("sinusoids", sinusoidal_table(config.context, config.d_model), persistent=False)
+        self.embed_norm = make_norm(config) if config.embed_norm else None
+        uses_t5 = any(config.layer_pos(i) == "t5" for i in range(config.n_layers))
+        self.t5 = T5RelativeBias(config.n_heads, config.t5_buckets, config.t5_max_distance) if uses_t5 else None
+        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layers))
+        self.final_norm = make_norm(config) if config.final_norm else None
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.head.weight = self.tok_emb.weight
@@ -59,11 +107,39 @@ class Transformer(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """Token ids (B, T) → next-token logits (B, T, vocab)."""
+    def embed(self, idx: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         x = self.tok_emb(idx)  # (B, T, d)
+        if self.config.scale_embeddings:
+            x = x * torch.tensor(self.config.d_model**0.5, dtype=x.dtype)
         if self.pos_emb is not None:
-            x = x + self.pos_emb(torch.arange(idx.size(1), device=idx.device))
+            x = x + self.pos_emb(positions)
+        if self.config.pos == "sinusoidal":
+            x = x + self.sinusoids[positions].to(x.dtype)
+        return self.embed_norm(x) if self.embed_norm is not None else x
+
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Token ids (B, T) → next-token logits (B, T, vocab). With a cache, idx continues the cached tokens."""
+        start = cache.length if cache is not None else 0
+        positions = torch.arange(start, start + idx.size(1), device=idx.device)
+        x = self.embed(idx, positions)
         for block in self.blocks:
-            x = block(x)
-        return self.head(self.final_norm(x))
+            x = block(x, positions, cache, self.t5)
+        if cache is not None:
+            cache.length += idx.size(1)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        logits = self.head(x) * self.config.logit_scale
+        if self.config.output_softcap is not None:
+            logits = self.config.output_softcap * torch.tanh(logits / self.config.output_softcap)
+        return logits
+
+    @torch.no_grad()
+    def generate(self, prompt: torch.Tensor, new_tokens: int) -> torch.Tensor:
+        """Greedy continuation of prompt (B, T) through the KV cache: (B, T + new_tokens)."""
+        cache = KVCache()
+        logits, out = self(prompt, cache), prompt
+        for _ in range(new_tokens):
+            token = logits[:, -1:].argmax(-1)
+            out = torch.cat([out, token], dim=1)
+            logits = self(token, cache)
+        return out

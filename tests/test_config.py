@@ -5,25 +5,29 @@ from models import ModelConfig
 
 @pytest.mark.parametrize(
     "field, value, allowed",
-    [
-        ("norm", "batch", "layer, rms"),
-        ("norm_position", "sandwich", "pre, post"),
-        ("mlp", "relu", "gelu, swiglu"),
-        ("pos", "alibi", "learned, rope"),
-    ],
+    [("norm", "batch", "layer, rms"), ("norm_position", "sandwich", "pre, post, double, post_block"),
+     ("activation", "tanh", "relu, gelu, gelu_tanh, relu2, silu"), ("pos", "xpos", "sinusoidal, learned, rope, alibi, t5, none"),
+     ("qk_norm", "l2", "layer, rms"), ("layer_pattern", ("global", "linear"), "global, local"),
+     ("block", "hybrid", "serial, parallel, parallel_two_norms")],
 )
 def test_bad_axis_value_names_field_and_allowed_values(field, value, allowed):
-    with pytest.raises(ValueError, match=rf"ModelConfig\.{field}='{value}'.*choose one of {allowed}"):
+    with pytest.raises(ValueError, match=rf"ModelConfig\.{field}=.*is not allowed; choose one of {allowed}"):
         ModelConfig(**{field: value})
 
 
-def test_sizes_are_validated_by_name():
+def test_sizes_and_dependent_choices_are_validated_by_name():
     with pytest.raises(ValueError, match="ModelConfig.d_model=0"):
         ModelConfig(d_model=0)
     with pytest.raises(ValueError, match="n_heads=3 must divide d_model=128"):
         ModelConfig(n_heads=3)
-    with pytest.raises(ValueError, match="pos='rope' needs an even head dim"):
+    with pytest.raises(ValueError, match="n_kv_heads=3 must divide n_heads=4"):
+        ModelConfig(n_kv_heads=3)
+    with pytest.raises(ValueError, match="rotary_fraction"):
         ModelConfig(d_model=12, n_heads=4, pos="rope")
+    with pytest.raises(ValueError, match="local layers: set sliding_window"):
+        ModelConfig(layer_pattern=("local", "global"))
+    with pytest.raises(ValueError, match="parallel_two_norms' is defined for norm_position='pre' only"):
+        ModelConfig(block="parallel_two_norms", norm_position="post")
 
 
 def test_config_is_frozen_and_keyword_only():
@@ -42,6 +46,12 @@ def test_replace_rejects_unknown_fields_listing_valid_ones():
 @pytest.mark.parametrize("d_model, gated, plain", [(128, 384, 512), (768, 2048, 3072), (4096, 10944, 16384)])
 def test_default_ffn_widths_follow_the_rules_of_thumb(d_model, gated, plain):
     # 8/3·d rounded up to a multiple of 64 (LLaMA rounds to 256, giving its 11008 at d=4096).
-    assert ModelConfig(d_model=d_model, n_heads=1, mlp="swiglu").ffn_dim == gated
-    assert ModelConfig(d_model=d_model, n_heads=1, mlp="gelu").ffn_dim == plain
-    assert ModelConfig(d_model=d_model, n_heads=1, mlp="swiglu", d_ff=100).ffn_dim == 100
+    assert ModelConfig(d_model=d_model, n_heads=1, gated=True).ffn_dim == gated
+    assert ModelConfig(d_model=d_model, n_heads=1, gated=False).ffn_dim == plain
+    assert ModelConfig(d_model=d_model, n_heads=1, gated=True, d_ff=100).ffn_dim == 100
+    assert ModelConfig(d_model=d_model, n_heads=1, d_ff_ratio=2.0, d_ff_multiple=256).ffn_dim == 2 * d_model
+
+
+def test_gated_and_plain_defaults_match_parameters_within_one_percent():
+    plain, gated = ModelConfig(d_model=768, n_heads=12), ModelConfig(d_model=768, n_heads=12, gated=True)
+    assert 3 * gated.ffn_dim == pytest.approx(2 * plain.ffn_dim, rel=0.01)

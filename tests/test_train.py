@@ -101,7 +101,7 @@ def test_paired_variants_start_from_the_same_weights_and_see_the_same_batches(co
     # Norm type changes no parameter shape, so with one seed both variants start from identical matrices.
     systems = []
     for norm in ("layer", "rms"):
-        spec = make_spec(corpus, tmp_path, norm=norm, bias=False)
+        spec = make_spec(corpus, tmp_path, norm=norm, norm_bias=False)
         L.seed_everything(3, verbose=False)
         systems.append(dict(LanguageModelSystem(spec.model, spec.train).named_parameters()))
     layer, rms = systems
