@@ -118,11 +118,11 @@ class Attention(nn.Module):
         return x.view(b, t, n, self.head_dim).transpose(1, 2)  # (B, n, T, hd)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None,
-                t5: T5RelativeBias | None = None) -> torch.Tensor:  # fmt: skip
+                t5: T5RelativeBias | None = None) -> torch.Tensor:
         return self.attend(self.qkv(x), positions, cache, t5)
 
     def attend(self, qkv: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None,
-               t5: T5RelativeBias | None = None) -> torch.Tensor:  # fmt: skip
+               t5: T5RelativeBias | None = None) -> torch.Tensor:
         """qkv: (B, T, in_features) projected inputs; positions: (T,) absolute positions."""
         b, t, _ = qkv.shape
         q, k, v = qkv.split([self.q_dim, self.kv_dim, self.kv_dim], dim=-1)
@@ -159,7 +159,7 @@ class Attention(nn.Module):
         dropout = self.dropout if self.training else 0.0
         if self.softcap is None:
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=plain, dropout_p=dropout,
-                                                  scale=self.scale, enable_gqa=self.kv_heads != self.n_heads)  # fmt: skip
+                                                  scale=self.scale, enable_gqa=self.kv_heads != self.n_heads)
         # Soft-capped logits (Gemma 2): cap·tanh(s/cap), then mask and softmax.
         group = self.n_heads // self.kv_heads
         k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
