@@ -106,8 +106,8 @@ def _neox_state(config: ModelConfig, hf: State) -> State:
         _linear(out, f"{b}.attn.out", hf, f"{h}.attention.dense")
         _linear(out, f"{b}.mlp.w_in", hf, f"{h}.mlp.dense_h_to_4h")
         _linear(out, f"{b}.mlp.w_out", hf, f"{h}.mlp.dense_4h_to_h")
-    return _embeddings_and_head(out, hf, config, "gpt_neox.embed_in.weight", "gpt_neox.final_layer_norm", "embed_out.weight"
-                                if "embed_out.weight" in hf else "lm_head.weight")
+    head = "embed_out.weight" if "embed_out.weight" in hf else "lm_head.weight"  # renamed across versions
+    return _embeddings_and_head(out, hf, config, "gpt_neox.embed_in.weight", "gpt_neox.final_layer_norm", head)
 
 
 # --- BLOOM: ALiBi; a LayerNorm right after the embedding; per-head interleaved qkv; GeLU tanh.
@@ -195,7 +195,8 @@ def _llama_like_state(config: ModelConfig, hf: State, norms: dict[str, str]) -> 
         else:
             out[f"{b}.attn.qkv.weight"], out[f"{b}.mlp.w_in.weight"] = qkv, gate_up
         if config.qkv_bias:
-            out[f"{b}.{'qkv_bias' if fused else 'attn.qkv.bias'}"] = torch.cat([hf[f"{h}.self_attn.{x}_proj.bias"] for x in "qkv"])
+            bias = torch.cat([hf[f"{h}.self_attn.{x}_proj.bias"] for x in "qkv"])
+            out[f"{b}.qkv_bias" if fused else f"{b}.attn.qkv.bias"] = bias
         out[f"{b}.attn.out.weight"] = hf[f"{h}.self_attn.o_proj.weight"]
         out[f"{b}.mlp.w_out.weight"] = hf[f"{h}.mlp.down_proj.weight"]
         for x in "qk":
