@@ -42,6 +42,25 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+ARCHS_START, ARCHS_END = "<!-- archs:start -->", "<!-- archs:end -->"
+
+
+def cmd_archs(args: argparse.Namespace) -> int:
+    from models.zoo import spreadsheet_markdown
+
+    table = spreadsheet_markdown()
+    path = Path(args.write) if args.write else None
+    text = path.read_text() if path is not None and path.exists() else ""
+    if path is not None and (ARCHS_START not in text or ARCHS_END not in text):
+        raise UsageError(f"{path} has no {ARCHS_START} … {ARCHS_END} block to fill")
+    print(table)
+    if path is not None:
+        head, rest = text.split(ARCHS_START, 1)
+        path.write_text(f"{head}{ARCHS_START}\n{table}\n{ARCHS_END}{rest.split(ARCHS_END, 1)[1]}")
+        print(f"wrote the table into {path}")
+    return 0
+
+
 def plan(args: argparse.Namespace) -> list[RunSpec]:
     """Resolve and validate everything before any job exists."""
     try:
@@ -125,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="discard stored results and rerun")
     run.add_argument("--results-dir", **results)
     run.set_defaults(func=cmd_run)
+
+    archs = commands.add_parser("archs", help="the named architectures' choices side by side (markdown)")
+    archs.add_argument("--write", metavar="FILE", help=f"also fill the {ARCHS_START} block of FILE (e.g. README.md)")
+    archs.set_defaults(func=cmd_archs)
 
     report = commands.add_parser("report", help="table (markdown, CSV) and figures from stored runs")
     report.add_argument("name", help="ablation name")
