@@ -28,7 +28,7 @@ from ablations.recorder import RunRecorder, read_metrics
 from ablations.run_spec import RunSpec
 from ablations.storage import write_json
 from ablations.system import LanguageModelSystem
-from models import non_embedding_params, total_params, training_flops_per_token
+from models import kv_cache_bytes, non_embedding_params, total_params, training_flops_per_token
 
 TIMING_SKIP_FRACTION = 0.1  # steps excluded from speed medians: allocator and kernel warm-up
 
@@ -72,6 +72,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, recorder: RunRecorder,
         "params": total_params(spec.model),
         "non_embedding_params": non_embedding_params(spec.model),
         "flops_per_token": training_flops_per_token(spec.model),
+        "kv_cache_bytes_at_context": kv_cache_bytes(spec.model, spec.model.context),  # bf16, one sequence
         "steps_done": train[-1]["step"] if train else 0,
         "final_val_loss": val[-1]["loss"] if val and system.diverged_at is None else None,
         "best_val_loss": min(r["loss"] for r in val) if val else None,

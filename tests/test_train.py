@@ -113,6 +113,20 @@ def test_paired_variants_start_from_the_same_weights_and_see_the_same_batches(co
         torch.testing.assert_close((xa, ya), (xb, yb))
 
 
+def test_z_loss_adds_alpha_log_z_squared_and_log_z_is_reported(corpus, tmp_path):
+    spec = make_spec(corpus, tmp_path, z_loss=0.5)
+    L.seed_everything(0, verbose=False)
+    system = LanguageModelSystem(spec.model, spec.train)
+    batch = next(iter(TokenDataModule(corpus, 0, 1, 4, 32, 1).train_dataloader()))
+    logits = system.model(batch[0]).float()
+    log_z = logits.logsumexp(-1)
+    cross_entropy = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[1].flatten())
+    total = system.training_step(batch, 0)
+    torch.testing.assert_close(total, cross_entropy + 0.5 * log_z.square().mean())
+    torch.testing.assert_close(system.step_stats["loss"], cross_entropy)
+    torch.testing.assert_close(system.step_stats["log_z"], log_z.mean())
+
+
 @pytest.mark.parametrize("step, expected", [(0, 0.1), (9, 1.0), (10, 1.0), (55, 0.55), (100, 0.1), (150, 0.1)])
 def test_warmup_then_cosine_schedule(step, expected):
     assert warmup_cosine(step, warmup=10, total=100, min_ratio=0.1) == pytest.approx(expected)
