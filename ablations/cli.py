@@ -15,7 +15,7 @@ from ablations.spec import PRESETS
 from ablations.storage import runs_root
 
 USAGE_ERROR = 2
-EXECUTORS = ("local", "debug")  # submitit executors; SLURM comes with cluster profiles
+EXECUTORS = ("local", "debug", "slurm")  # submitit executors
 
 
 class UsageError(Exception):
@@ -91,23 +91,73 @@ def plan(args: argparse.Namespace) -> list[RunSpec]:
     ]
 
 
+def _slurm_plan(args: argparse.Namespace):
+    from ablations.dispatch import SlurmPlan
+    from ablations.profiles import ProfileError, check_partition, load_profile, require_slurm, with_overrides
+
+    try:
+        require_slurm()
+        profile = with_overrides(load_profile(args.profile), partition=args.partition, time_min=args.time,
+                                 account=args.account, qos=args.qos)
+        check_partition(profile.partition)
+    except ProfileError as error:
+        raise UsageError(str(error)) from None
+    gpus = args.gpus_per_run if args.gpus_per_run is not None else profile.gpus_per_run * get_preset(args.preset).needs_gpu
+    return SlurmPlan(profile=profile, gpus=gpus, array_parallelism=args.array_parallelism, wait=args.wait)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     specs = plan(args)
+    slurm = _slurm_plan(args) if args.executor == "slurm" else None
     from ablations.dispatch import dispatch  # imports Lightning (seconds): only once the input is valid
 
     root = runs_root(specs[0].results_dir, args.name)
-    progress = dispatch(specs, args.executor, args.parallel, root / "_logs", force=args.force)
-    print(f"results in {root}; next: ablate report {args.name}")
+    progress = dispatch(specs, args.executor, args.parallel, root / "_logs", force=args.force, slurm=slurm)
+    if slurm is not None and not slurm.wait:
+        print(f"follow with: ablate status {args.name}; stop with: ablate cancel {args.name}")
+    else:
+        print(f"results in {root}; next: ablate report {args.name}")
     return 1 if progress.failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ablations.status import run_states
+
+    names = [args.name] if args.name else sorted(all_ablations())
+    if args.name:
+        get_ablation_or_usage(args.name)
+    for name in names:
+        rows = run_states(_results_dir(args.results_dir), name)
+        if not rows:
+            continue
+        counts = {state: sum(r["state"] == state for r in rows) for state in sorted({r["state"] for r in rows})}
+        print(f"{name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+        for r in rows:
+            print(f"  {r['variant']:<14} seed {r['seed']:<3} {r['preset']:<6} {r['run_id']}  {r['state']:<11} "
+                  f"{('job ' + r['job']) if r['job'] else ''} {r['detail']}".rstrip())
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from ablations.status import cancel
+
+    get_ablation_or_usage(args.name)
+    cancelled = cancel(_results_dir(args.results_dir), args.name)
+    print(f"cancelled {len(cancelled)} job(s)" + (f": {', '.join(cancelled)}" if cancelled else ""))
+    return 0
+
+
+def get_ablation_or_usage(name: str):
+    try:
+        return get_ablation(name)
+    except UnknownName as error:
+        raise UsageError(str(error)) from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from ablations.report import write_report  # matplotlib is slow to import; only report needs it
 
-    try:
-        ablation = get_ablation(args.name)
-    except UnknownName as error:
-        raise UsageError(str(error)) from None
+    ablation = get_ablation_or_usage(args.name)
     try:
         paths = write_report(ablation, _results_dir(args.results_dir))
     except FileNotFoundError as error:
@@ -138,12 +188,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", metavar="CORPUS", help="shakespeare, stdlib, or a path to a text file or directory "
                      "(default: shakespeare if a local copy exists, else stdlib)")
     run.add_argument("--executor", choices=EXECUTORS, default="local",
-                     help="local: real subprocesses (default); debug: in this process")
+                     help="local: real subprocesses (default); debug: in this process; slurm: one job array")
     run.add_argument("--parallel", type=int, default=1, metavar="K",
                      help="local runs at once (default 1: concurrent runs distort each other's speed)")
     run.add_argument("--force", action="store_true", help="discard stored results and rerun")
     run.add_argument("--results-dir", **results)
+    cluster = run.add_argument_group("SLURM (with --executor slurm)")
+    cluster.add_argument("--profile", default="local", help="cluster profile: a name in slurm/ or a .toml path (default: local)")
+    cluster.add_argument("--partition", help="override the profile's partition")
+    cluster.add_argument("--gpus-per-run", type=int, metavar="N", help="GPUs per run (default: the profile's, for GPU presets)")
+    cluster.add_argument("--time", type=int, metavar="MIN", help="time limit per run in minutes")
+    cluster.add_argument("--account", help="--account for sbatch")
+    cluster.add_argument("--qos", help="--qos for sbatch")
+    cluster.add_argument("--array-parallelism", type=int, default=4, metavar="K", help="array tasks running at once (4)")
+    cluster.add_argument("--wait", action="store_true", help="watch the array until it ends instead of returning")
     run.set_defaults(func=cmd_run)
+
+    status = commands.add_parser("status", help="state of every run: queued, running, finished, failed (with log), diverged")
+    status.add_argument("name", nargs="?", help="ablation name (default: all)")
+    status.add_argument("--results-dir", **results)
+    status.set_defaults(func=cmd_status)
+
+    cancel = commands.add_parser("cancel", help="cancel an ablation's queued and running SLURM jobs")
+    cancel.add_argument("name", help="ablation name")
+    cancel.add_argument("--results-dir", **results)
+    cancel.set_defaults(func=cmd_cancel)
 
     archs = commands.add_parser("archs", help="the named architectures' choices side by side (markdown)")
     archs.add_argument("--write", metavar="FILE", help=f"also fill the {ARCHS_START} block of FILE (e.g. README.md)")

@@ -39,7 +39,7 @@ class Corpus:
 
 def cache_dir() -> Path:
     if "ABLATE_CACHE" in os.environ:
-        return Path(os.environ["ABLATE_CACHE"])
+        return Path(os.environ["ABLATE_CACHE"]).resolve()  # jobs may start in another directory
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ablate"
 
 

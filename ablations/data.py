@@ -22,16 +22,19 @@ def batch_at(tokens: np.ndarray, seed: int, index: int, batch_size: int, context
 
 
 class TrainBatches(IterableDataset):
-    """The training batches for steps [start, stop)."""
+    """The training batches for steps [start, stop); under DDP each rank takes its share of the rows,
+    so the global batch, and the data order, are the same at any number of processes."""
 
-    def __init__(self, corpus: Corpus, seed: int, start: int, stop: int, batch_size: int, context: int) -> None:
+    def __init__(self, corpus: Corpus, seed: int, start: int, stop: int, batch_size: int, context: int,
+                 rank: int = 0, world: int = 1) -> None:
         self.corpus, self.seed, self.start, self.stop = corpus, seed, start, stop
-        self.batch_size, self.context = batch_size, context
+        self.batch_size, self.context, self.rank, self.world = batch_size, context, rank, world
 
     def __iter__(self):
         tokens = split(read_tokens(self.corpus), "train")
         for step in range(self.start, self.stop):
-            yield batch_at(tokens, self.seed, step, self.batch_size, self.context)
+            x, y = batch_at(tokens, self.seed, step, self.batch_size, self.context)
+            yield x[self.rank :: self.world], y[self.rank :: self.world]
 
 
 class ValBatches(Dataset):
@@ -54,8 +57,10 @@ class TokenDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         # Lightning restores global_step from the checkpoint before asking for data.
-        start = self.trainer.global_step if self.trainer is not None else 0
-        batches = TrainBatches(self.corpus, self.seed, start, self.steps, self.batch_size, self.context)
+        start, rank, world = 0, 0, 1
+        if self.trainer is not None:
+            start, rank, world = self.trainer.global_step, self.trainer.global_rank, self.trainer.world_size
+        batches = TrainBatches(self.corpus, self.seed, start, self.steps, self.batch_size, self.context, rank, world)
         return DataLoader(batches, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:

@@ -11,7 +11,11 @@ from typing import Callable
 
 import submitit
 
+from ablations.profiles import Profile, submitit_parameters
 from ablations.run_spec import RunSpec
+from ablations.snapshot import job_setup_lines, snapshot_code
+from ablations.status import job_state
+from ablations.storage import write_json
 from ablations.train import TrainJob
 
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local default (2 min) would kill real runs
@@ -21,6 +25,7 @@ LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local default (2 min) would kill r
 class Progress:
     total: int
     skipped: int = 0
+    submitted: int = 0
     done: int = 0
     failed: list[str] = field(default_factory=list)  # log paths of failed runs
     running: dict[str, str] = field(default_factory=dict)  # run label → latest progress line
@@ -65,10 +70,18 @@ def _outcome(job: submitit.Job) -> tuple[bool, BaseException | None]:
 
 def make_executor(kind: str, log_dir: Path) -> submitit.Executor:
     # cluster= is explicit: with `srun` on PATH, AutoExecutor would otherwise pick SLURM silently.
-    executor = submitit.AutoExecutor(folder=log_dir, cluster=kind)
+    executor = submitit.AutoExecutor(folder=log_dir / "%j" if kind == "slurm" else log_dir, cluster=kind)
     if kind == "local":
         executor.update_parameters(timeout_min=LOCAL_TIMEOUT_MIN)
     return executor
+
+
+@dataclass(frozen=True)
+class SlurmPlan:
+    profile: Profile
+    gpus: int  # per run
+    array_parallelism: int
+    wait: bool  # watch the array until it ends, instead of returning once it is queued
 
 
 def pending_runs(specs: list[RunSpec], force: bool) -> tuple[list[RunSpec], int]:
@@ -82,26 +95,69 @@ def pending_runs(specs: list[RunSpec], force: bool) -> tuple[list[RunSpec], int]
     return todo, len(specs) - len(todo)
 
 
+def _record(spec: RunSpec, kind: str, job: submitit.Job) -> None:
+    """Which job carries this run, so `ablate status` and `ablate cancel` can find it later."""
+    spec.run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(spec.run_dir / "config.json", spec.describe())
+    write_json(spec.run_dir / "job.json", {"executor": kind, "job_id": str(job.job_id), "folder": str(job.paths.folder),
+                                           "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)})
+
+
+def slurm_executor(plan: SlurmPlan, log_dir: Path, snapshot: Path, name: str) -> submitit.AutoExecutor:
+    executor = make_executor("slurm", log_dir)
+    params = submitit_parameters(plan.profile, plan.gpus, plan.array_parallelism, name=name)
+    params["slurm_setup"] = [*params["slurm_setup"], *job_setup_lines(snapshot)]
+    executor.update_parameters(**params)
+    return executor
+
+
+def _submit_array(todo: list[RunSpec], plan: SlurmPlan, log_dir: Path, say) -> list[submitit.Job]:
+    """Every run as one task of one SLURM job array, running the code as it is now."""
+    snapshot = snapshot_code(log_dir.parent / "_snapshots")
+    executor = slurm_executor(plan, log_dir, snapshot, name=f"ablate-{todo[0].ablation}")
+    with executor.batch():
+        jobs = [executor.submit(TrainJob(spec)) for spec in todo]
+    for spec, job in zip(todo, jobs):
+        _record(spec, "slurm", job)
+    say(f"submitted {len(jobs)} run(s) as SLURM job array {jobs[0].job_id.split('_')[0]} "
+        f"(at most {plan.array_parallelism} at once); code frozen in {snapshot}; logs in {log_dir}")
+    return jobs
+
+
 def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, force: bool = False,
-             say: Callable[[str], None] = print, poll_s: float = 2.0) -> Progress:
-    """Run every unfinished spec through the executor; return the tally. Ctrl-C cancels running jobs."""
+             say: Callable[[str], None] = print, poll_s: float = 2.0, slurm: SlurmPlan | None = None) -> Progress:
+    """Run every unfinished spec through the executor and return the tally. Local runs go K at a
+    time and Ctrl-C cancels them; SLURM runs go out as one array, watched only with `slurm.wait`."""
     todo, skipped = pending_runs(specs, force)
     progress = Progress(total=len(specs), skipped=skipped)
     if skipped:
         say(f"{skipped} run(s) already finished: skipped (--force reruns them)")
+    if kind == "slurm":
+        queued = [spec for spec in todo if job_state(spec.run_dir) in ("queued", "running")]
+        if queued:
+            say(f"{len(queued)} run(s) already queued or running on the cluster: not submitted again")
+        todo = [spec for spec in todo if spec not in queued]
     if not todo:
         return progress
-    concurrency = min(parallel, len(todo)) if kind == "local" else 1
-    queue = deque(replace(spec, concurrency=concurrency) for spec in todo)
-    executor = make_executor(kind, log_dir)
-    say(f"{len(todo)} run(s) via the {kind} executor, {concurrency} at a time; logs in {log_dir}")
+    concurrency = min(slurm.array_parallelism if slurm else parallel, len(todo)) if kind != "debug" else 1
+    todo = [replace(spec, concurrency=concurrency) for spec in todo]
     running: list[tuple[RunSpec, submitit.Job]] = []
+    if kind == "slurm":
+        running = list(zip(todo, _submit_array(todo, slurm, log_dir, say)))
+        progress.submitted = len(running)
+        if not slurm.wait:
+            return progress
+        queue, executor = deque(), None
+    else:
+        queue, executor = deque(todo), make_executor(kind, log_dir)
+        say(f"{len(todo)} run(s) via the {kind} executor, {concurrency} at a time; logs in {log_dir}")
     last_line = ""
     try:
         while queue or running:
             while queue and len(running) < concurrency:
                 spec = queue.popleft()
                 running.append((spec, executor.submit(TrainJob(spec))))
+                _record(spec, kind, running[-1][1])
             for spec, job in list(running):
                 finished, error = _outcome(job)
                 if not finished:
@@ -121,8 +177,9 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
             if running:
                 time.sleep(poll_s)
     except BaseException:
-        for _, job in running:
-            job.cancel(check=False)
-        say("stopped: running jobs cancelled; `ablate run` again resumes them from their checkpoints")
+        if kind != "slurm":  # cluster jobs outlive the terminal; `ablate cancel` stops them
+            for _, job in running:
+                job.cancel(check=False)
+            say("stopped: running jobs cancelled; `ablate run` again resumes them from their checkpoints")
         raise
     return progress

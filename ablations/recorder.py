@@ -48,6 +48,8 @@ class RunRecorder(L.Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning has restored global_step from the checkpoint by now.
         self.resumed_from = trainer.global_step
+        if not trainer.is_global_zero:  # under DDP one process keeps the record
+            return
         kept = [row for row in read_metrics(self.path) if row["step"] <= self.resumed_from]
         atomic_write(self.path, "".join(json.dumps(row) + "\n" for row in kept).encode())
         self._file = self.path.open("a")
@@ -55,6 +57,8 @@ class RunRecorder(L.Callback):
             print(f"resumed at step {self.resumed_from}/{trainer.max_steps}", flush=True)
 
     def _write(self, row: dict) -> None:
+        if self._file is None:
+            return
         self._file.write(json.dumps(row) + "\n")
         self._file.flush()
 

@@ -44,6 +44,7 @@ class Preset:
     description: str
     model: dict[str, object]  # ModelConfig size fields
     train: TrainConfig
+    needs_gpu: bool = False  # on a cluster, a run asks for the profile's GPUs only when this is set
 
 
 PRESETS: dict[str, Preset] = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import os
 import platform
 import resource
 import shutil
@@ -22,6 +23,7 @@ import lightning as L
 import submitit
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ablations.data import TokenDataModule
 from ablations.recorder import RunRecorder, read_metrics
@@ -90,8 +92,21 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, recorder: RunRecorder,
         "device": _device_name(system.device),
         "torch_version": torch.__version__,
         "git_commit": git_commit(),
+        "code_dir": str(Path(__file__).resolve().parents[1]),  # a snapshot's path for queued cluster runs
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _cluster_layout() -> dict:
+    """Under SLURM: one process per task, Lightning's DDP reading the layout from the SLURM
+    environment, and submitit alone owning requeueing (Lightning's own would also react to USR1)."""
+    if not SLURMEnvironment.detect():
+        return {"devices": 1}
+    tasks, nodes = int(os.environ.get("SLURM_NTASKS_PER_NODE", "1")), int(os.environ.get("SLURM_NNODES", "1"))
+    layout = {"devices": tasks, "num_nodes": nodes, "plugins": [SLURMEnvironment(auto_requeue=False)]}
+    if tasks * nodes > 1:
+        layout["strategy"] = "ddp"
+    return layout
 
 
 @contextmanager
@@ -108,6 +123,9 @@ def exclusive(run_dir: Path):
 
 def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     """Run (or resume, or skip) one run and return its summary."""
+    if int(os.environ.get("SLURM_PROCID", "0")) > 0:  # a DDP peer: rank 0 keeps the files
+        _fit(spec, extra_callbacks)
+        return {}
     with exclusive(spec.run_dir):
         summary_path = spec.run_dir / "summary.json"
         if not summary_path.exists():
@@ -135,13 +153,13 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     # Saved after each evaluation, so the checkpoint always includes that evaluation's row.
     saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
     trainer = L.Trainer(
+        **_cluster_layout(),
         max_steps=spec.train.steps,
         val_check_interval=spec.train.eval_every,
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
         gradient_clip_val=spec.train.grad_clip,
         precision="bf16-mixed" if torch.cuda.is_available() else "32-true",
-        devices=1,
         logger=False,
         callbacks=[recorder, saver, *extra_callbacks],
         enable_progress_bar=False,
