@@ -24,6 +24,7 @@ class Profile:
     time_min: int = 60
     gpus_per_run: int = 0  # asked for by presets that need a GPU
     gpus_per_node: int = 8
+    cpu_tasks_per_run: int = 1  # processes of a run without GPUs: >1 runs DDP over gloo on CPUs
     account: str = ""
     qos: str = ""
     setup: list[str] = field(default_factory=list)
@@ -70,7 +71,7 @@ def submitit_parameters(profile: Profile, gpus: int, array_parallelism: int, nam
     per_node = math.ceil(gpus / nodes) if gpus else 0
     params = dict(
         slurm_partition=profile.partition, timeout_min=profile.time_min, cpus_per_task=profile.cpus_per_run,
-        mem_gb=profile.mem_gb, nodes=nodes, tasks_per_node=max(1, per_node), gpus_per_node=per_node,
+        mem_gb=profile.mem_gb, nodes=nodes, tasks_per_node=per_node or profile.cpu_tasks_per_run, gpus_per_node=per_node,
         slurm_array_parallelism=array_parallelism, name=name, slurm_setup=list(profile.setup),
         slurm_additional_parameters=dict(profile.sbatch),
     )  # fmt: skip

@@ -75,7 +75,7 @@ class RunRecorder(L.Callback):
         row = {
             "split": "train",
             "step": trainer.global_step,
-            "loss": stats["loss"].item(),
+            "loss": trainer.strategy.reduce(stats["loss"], reduce_op="mean").item(),  # whole batch under DDP
             "log_z": stats["log_z"].item(),
             "lr": stats["lr"],
             "grad_norm": stats["grad_norm"].item(),
@@ -89,7 +89,8 @@ class RunRecorder(L.Callback):
     def on_validation_epoch_end(self, trainer, pl_module: LanguageModelSystem) -> None:
         if pl_module.diverged_at is not None:  # Lightning validates once more when a run stops early
             return
-        loss = torch.stack(pl_module.val_losses).mean().item()
+        # Under DDP each rank scores a share of the validation batches.
+        loss = trainer.strategy.reduce(torch.stack(pl_module.val_losses).mean(), reduce_op="mean").item()
         # Byte-level tokens: nats per token are nats per byte.
         self._write({"split": "val", "step": trainer.global_step, "loss": loss, "bpb": loss / math.log(2)})
         if self._recent:

@@ -97,6 +97,10 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     header = f"# {ablation.name}\n\nClaim: {ablation.claim}. Source: {ablation.source}."
     if superseded:
         header += f"\n\n{superseded} run(s) of older variant definitions are superseded and left out."
+    root = runs_root(results_dir, ablation.name)
+    if unfinished := len(list(root.glob("*/config.json"))) - len(list(root.glob("*/summary.json"))):
+        header += (f"\n\n{unfinished} run(s) have no results yet (queued, running, interrupted, failed or cancelled): "
+                   f"`ablate status {ablation.name}` shows which, with the log of each failure.")
     (out / "table.md").write_text("\n\n".join([header, *sections]) + "\n")
     table.to_csv(out / "table.csv", index=False)
     return [out / "table.md", out / "table.csv", *written]

@@ -122,3 +122,23 @@ def test_cancel_stops_queued_and_running_jobs_and_status_reports_it(tmp_path):
     out = ablate("cancel", "rmsnorm_vs_layernorm", "--results-dir", str(tmp_path))
     assert out.returncode == 0 and "cancelled 2 job(s)" in out.stdout, out.stdout + out.stderr
     wait_for(lambda: [row[5] for row in status_rows(tmp_path)] == ["cancelled", "cancelled"], 60, "both cancelled")
+
+
+@needs_slurm
+def test_two_process_ddp_run_matches_the_single_process_run(tmp_path):
+    # Two tasks of one run on the local cluster, DDP over gloo on CPUs: each rank takes half of every
+    # global batch, so the averaged gradients, and hence the losses, equal a one-process run's.
+    profile = tmp_path / "two-tasks.toml"
+    profile.write_text('partition = "debug"\ncpus_per_run = 1\nmem_gb = 4\ntime_min = 60\ncpu_tasks_per_run = 2\n')
+    common = ["rmsnorm_vs_layernorm", "--preset", "smoke", "--seeds", "1", "--variants", "rmsnorm"]
+    ddp = ablate("run", *common, "--executor", "slurm", "--profile", str(profile), "--wait",
+                 "--results-dir", str(tmp_path / "ddp"))
+    assert ddp.returncode == 0, ddp.stdout + ddp.stderr
+    single = ablate("run", *common, "--executor", "local", "--results-dir", str(tmp_path / "single"))
+    assert single.returncode == 0, single.stdout + single.stderr
+    (log,) = (tmp_path / "ddp" / "runs" / "rmsnorm_vs_layernorm" / "_logs").glob("*/*_1_log.err")
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log.read_text()  # the second process really trained
+    mine, theirs = (read_metrics(next((tmp_path / d).rglob("metrics.jsonl"))) for d in ("ddp", "single"))
+    assert [(r["split"], r["step"]) for r in mine] == [(r["split"], r["step"]) for r in theirs]
+    for a, b in zip(mine, theirs):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-4), (a["split"], a["step"])
