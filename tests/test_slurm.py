@@ -142,3 +142,23 @@ def test_two_process_ddp_run_matches_the_single_process_run(tmp_path):
     assert [(r["split"], r["step"]) for r in mine] == [(r["split"], r["step"]) for r in theirs]
     for a, b in zip(mine, theirs):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-4), (a["split"], a["step"])
+
+
+@needs_slurm
+def test_a_failed_job_shows_in_status_with_its_log_instead_of_hanging(corpus, tmp_path):
+    from dataclasses import replace
+
+    from ablations.corpus import Corpus
+    from ablations.status import run_states
+
+    good = make_spec(corpus, tmp_path, steps=10, eval_every=10)
+    missing = Corpus(name="gone", sha256="0" * 64, tokens_path=str(tmp_path / "gone.u8"), n_tokens=1000)
+    bad = replace(good, corpus=missing, variant="bad")
+    plan = SlurmPlan(profile=load_profile("local"), gpus=0, array_parallelism=2, wait=True)
+    lines = []
+    progress = dispatch([bad, good], "slurm", 1, tmp_path / "runs" / "test" / "_logs", say=lines.append, slurm=plan, poll_s=1)
+    assert progress.done == 1 and len(progress.failed) == 1 and "gone.u8" in " ".join(lines)
+    states = {row["variant"]: row for row in run_states(tmp_path, "test")}
+    assert states["v"]["state"] == "finished" and states["bad"]["state"] == "failed"
+    log = states["bad"]["detail"].removeprefix("log: ")
+    assert Path(log).exists() and "No such file" in Path(log).read_text()
