@@ -14,8 +14,8 @@ from ablations.storage import runs_root
 
 SPEED_METRICS = ("tokens_per_s", "step_time_s")
 TABLE_METRICS = ("final_val_loss", "tokens_per_s", "step_time_s")
-# Runs are compared only within one preset, one corpus and one shared design (base config + training).
-GROUP = ["preset", "corpus_label", "design"]
+# Runs are compared only within one preset, corpus, shared design (base config + training) and LR.
+GROUP = ["preset", "corpus_label", "design", "lr"]
 
 
 def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:
@@ -24,6 +24,7 @@ def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:
     rows = [json.loads(p.read_text()) for p in sorted(runs_root(results_dir, ablation).glob("*/summary.json"))]
     frame = pd.DataFrame(rows)
     if not frame.empty:
+        frame["lr"] = frame["train"].map(lambda train: train["lr"])
         frame = frame.sort_values("finished_at", ignore_index=True)
         frame["superseded"] = frame.duplicated([*GROUP, "variant", "seed"], keep="last")
     return frame

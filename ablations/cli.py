@@ -68,6 +68,8 @@ def plan(args: argparse.Namespace) -> list[RunSpec]:
         preset = get_preset(args.preset)
         variants = check_variants(ablation, args.variants.split(",")) if args.variants else list(ablation.variants)
         configs = {variant: ablation.model_config(variant, preset) for variant in variants}
+        lrs = [float(lr) for lr in args.lrs.split(",")] if args.lrs else list(ablation.lrs) or [None]
+        trains = {(v, lr): ablation.train_config(v, preset, lr) for v in variants for lr in lrs}
     except (UnknownName, ValueError) as error:
         raise UsageError(str(error)) from None
     seeds = ablation.seeds if args.seeds is None else args.seeds
@@ -85,8 +87,9 @@ def plan(args: argparse.Namespace) -> list[RunSpec]:
     design = design_hash(preset.model, ablation.base, preset.train.to_dict())
     return [
         RunSpec(ablation=ablation.name, variant=variant, preset=args.preset, seed=seed, model=configs[variant],
-                train=preset.train, corpus=corpus, results_dir=results, design=design)
+                train=trains[variant, lr], corpus=corpus, results_dir=results, design=design)
         for seed in range(seeds)
+        for lr in lrs
         for variant in variants
     ]
 
@@ -184,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("name", help="ablation name (see `ablate list`)")
     run.add_argument("--preset", default="tiny", metavar="NAME", help=f"size and budget: {', '.join(PRESETS)} (default: tiny)")
     run.add_argument("--seeds", type=int, metavar="N", help="number of seeds per variant (default: the ablation's)")
+    run.add_argument("--lrs", metavar="LR,LR", help="learning rates to sweep (default: the ablation's, else the preset's)")
     run.add_argument("--variants", metavar="A,B", help="comma-separated subset of the ablation's variants (default: all)")
     run.add_argument("--data", metavar="CORPUS", help="shakespeare, stdlib, or a path to a text file or directory "
                      "(default: shakespeare if a local copy exists, else stdlib)")

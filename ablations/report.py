@@ -61,7 +61,8 @@ def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, verdic
     devices = ", ".join(sorted(runs["device"].unique()))
     concurrency = ", ".join(str(c) for c in sorted(runs["concurrency"].unique()))
     return "\n\n".join([
-        f"## preset `{table['preset'].iloc[0]}` · corpus `{table['corpus_label'].iloc[0]}` · design `{table['design'].iloc[0]}`",
+        f"## preset `{table['preset'].iloc[0]}` · corpus `{table['corpus_label'].iloc[0]}` · lr {table['lr'].iloc[0]:g} "
+        f"· design `{table['design'].iloc[0]}`",
         f"Device: {devices}. Runs timed at concurrency {concurrency}. Verdict on the claim: **{verdict}**.",
         _levels(ablation, table),
         f"Paired by seed, variant − {ablation.baseline}, mean and 95% CI (paired t):",
@@ -84,12 +85,13 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     group_runs = dict(list(runs[~runs["superseded"]].groupby(GROUP)))
     sections, written = [], []
     for key, part in table.groupby(GROUP, sort=True):
-        preset, corpus, design = key
+        preset, corpus, design, lr = key
         figures = []
         for name, plot in (("loss", plot_losses), ("grad_norm", plot_grad_norm)):
-            path = out / re.sub(r"[^A-Za-z0-9._]+", "-", f"{preset}-{corpus}-{design}-{name}.png")
+            path = out / re.sub(r"[^A-Za-z0-9._]+", "-", f"{preset}-{corpus}-{design}-lr{lr:g}-{name}.png")
             history = histories[key]
-            plt.close(plot(history[~history["superseded"]], path, title=f"{ablation.name} · {preset} · {corpus}"))
+            title = f"{ablation.name} · {preset} · {corpus} · lr {lr:g}"
+            plt.close(plot(history[~history["superseded"]], path, title=title))
             figures.append(path.name)
             written.append(path)
         sections.append(_section(ablation, group_runs[key], part, verdicts.get(key, "inconclusive"), figures))

@@ -60,6 +60,8 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
+_TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+
 Direction = Literal["lower", "higher", "not_higher"]
 
 
@@ -82,13 +84,20 @@ class Ablation:
     claim: str
     source: str
     base: dict[str, object]  # architecture fields shared by every variant
-    variants: dict[str, dict[str, object]]  # name → overrides of `base`
+    variants: dict[str, dict[str, object]]  # name → overrides of `base` (ModelConfig or TrainConfig fields)
     baseline: str
     treatment: str  # the variant the claim is about
     expectations: tuple[Expectation, ...]
     seeds: int = 3
+    lrs: tuple[float, ...] = ()  # the LR sweep; empty: the preset's LR only
     paper: dict[str, str] = field(default_factory=dict)  # metric → the published figure, for reports
 
     def model_config(self, variant: str, preset: Preset) -> ModelConfig:
         """Preset size, then the ablation's base, then the variant's overrides; validated here."""
-        return ModelConfig().replace(**{**preset.model, **self.base, **self.variants[variant]})
+        fields = {**preset.model, **self.base, **self.variants[variant]}
+        return ModelConfig().replace(**{k: v for k, v in fields.items() if k not in _TRAIN_FIELDS})
+
+    def train_config(self, variant: str, preset: Preset, lr: float | None = None) -> TrainConfig:
+        """The preset's training, with the variant's training overrides (e.g. no warm-up) and the LR."""
+        overrides = {k: v for k, v in {**self.base, **self.variants[variant]}.items() if k in _TRAIN_FIELDS}
+        return dataclasses.replace(preset.train, **overrides, **({"lr": lr} if lr is not None else {}))

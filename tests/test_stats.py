@@ -78,7 +78,7 @@ ABLATION = Ablation(
 def _run(variant, seed, loss, corpus="x@1", diverged=False, design="d", finished="2026-01-01"):
     return dict(variant=variant, seed=seed, final_val_loss=None if diverged else loss, tokens_per_s=1000.0 + seed,
                 step_time_s=0.1, diverged=diverged, preset="tiny", corpus_label=corpus, design=design, device="cpu",
-                concurrency=1, superseded=False, finished_at=finished)
+                concurrency=1, superseded=False, finished_at=finished, lr=1e-3, train={"lr": 1e-3})
 
 
 def test_compare_pairs_by_seed_counts_divergence_and_never_pools_corpora():
@@ -95,7 +95,7 @@ def test_compare_pairs_by_seed_counts_divergence_and_never_pools_corpora():
     assert loss.loc["x@1", "diff_mean"] == pytest.approx(-0.105)
     assert loss.loc["y@2", "diff_mean"] == pytest.approx(-1.1)  # computed within its own corpus only
     # On x@1 the pairs favour b, but b diverged where a did not: that counts against the claim.
-    assert claim_verdicts(table) == {("tiny", "x@1", "d"): "contradicted", ("tiny", "y@2", "d"): "reproduced"}
+    assert claim_verdicts(table) == {("tiny", "x@1", "d", 1e-3): "contradicted", ("tiny", "y@2", "d", 1e-3): "reproduced"}
 
 
 def test_runs_of_an_older_variant_definition_are_superseded(tmp_path):
