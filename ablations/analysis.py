@@ -76,7 +76,9 @@ def compare(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
                            mean=level.mean, ci_low=level.low, ci_high=level.high)
                 if variant != ablation.baseline:
                     diff = paired_difference_ci(mine.loc[seeds, metric], baseline.loc[seeds, metric])
-                    row.update(diff_mean=diff.mean, diff_low=diff.low, diff_high=diff.high, pairs=diff.n)
+                    # Half the CI's width: the smallest effect this many seeds could tell from zero.
+                    row.update(diff_mean=diff.mean, diff_low=diff.low, diff_high=diff.high, pairs=diff.n,
+                               detectable=(diff.high - diff.low) / 2)
                     if variant == ablation.treatment and metric in expected:
                         row.update(expected=expected[metric].direction, paper=ablation.paper.get(metric, ""),
                                    verdict=_judge(expected[metric], diff, group, ablation))

@@ -37,7 +37,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name, overrides in ablation.variants.items():
             role = " (baseline)" if name == ablation.baseline else ""
             print(f"  variant:  {name}{role}: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
-        print(f"  seeds:    {ablation.seeds} by default")
+        lrs = ", ".join(f"{lr:g}" for lr in ablation.lrs) or "the preset's"
+        print(f"  seeds:    {ablation.seeds} by default; LRs: {lrs}")
     print("\npresets: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items()))
     return 0
 
@@ -158,8 +159,15 @@ def get_ablation_or_usage(name: str):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ablations.report import write_report  # matplotlib is slow to import; only report needs it
+    from ablations.report import write_overview, write_report  # matplotlib is slow to import
 
+    if args.all:
+        path = write_overview(list(all_ablations().values()), _results_dir(args.results_dir))
+        print(path.read_text())
+        print(f"wrote {path} and each ablation's report")
+        return 0
+    if not args.name:
+        raise UsageError("name an ablation or pass --all")
     ablation = get_ablation_or_usage(args.name)
     try:
         paths = write_report(ablation, _results_dir(args.results_dir))
@@ -223,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     archs.set_defaults(func=cmd_archs)
 
     report = commands.add_parser("report", help="table (markdown, CSV) and figures from stored runs")
-    report.add_argument("name", help="ablation name")
+    report.add_argument("name", nargs="?", help="ablation name")
+    report.add_argument("--all", action="store_true", help="every ablation, plus the verdict table in RESULTS_DIR/README.md")
     report.add_argument("--results-dir", **results)
     report.set_defaults(func=cmd_report)
     return parser

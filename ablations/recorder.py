@@ -92,7 +92,7 @@ class RunRecorder(L.Callback):
         # Under DDP each rank scores a share of the validation batches.
         loss = trainer.strategy.reduce(torch.stack(pl_module.val_losses).mean(), reduce_op="mean").item()
         # Byte-level tokens: nats per token are nats per byte.
-        self._write({"split": "val", "step": trainer.global_step, "loss": loss, "bpb": loss / math.log(2)})
+        self._write({"split": "val", "step": trainer.global_step, "loss": loss, "bpb": loss / math.log(2), **pl_module.val_probe})
         if self._recent:
             train_loss = statistics.mean(r["loss"] for r in self._recent)
             speed = statistics.median(r["tokens_per_s"] for r in self._recent)

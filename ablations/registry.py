@@ -6,7 +6,8 @@ import importlib
 
 from ablations.spec import PRESETS, Ablation, Preset
 
-_MODULES = ("rmsnorm_vs_layernorm",)
+_MODULES = ("norm_position", "rmsnorm_vs_layernorm", "gated_vs_nongated", "serial_vs_parallel",
+            "qk_norm_vs_softcap", "mqa_vs_gqa")
 
 
 class UnknownName(ValueError):

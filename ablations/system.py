@@ -29,6 +29,7 @@ class LanguageModelSystem(L.LightningModule):
         self.diverged_at: int | None = None
         self.step_stats: dict[str, object] = {}  # read by RunRecorder after each step
         self.val_losses: list[torch.Tensor] = []
+        self.val_probe: dict[str, object] = {}  # output log Z and per-layer max attention logit
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-entropy (nats/token) and the mean log-partition log Z of the output softmax."""
@@ -58,7 +59,15 @@ class LanguageModelSystem(L.LightningModule):
         self.val_losses = []
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.val_losses.append(self.loss(batch)[0])
+        attentions = [block.attn for block in self.model.blocks]
+        for attn in attentions:
+            attn.probe = batch_idx == 0  # stability probe on the first validation batch only
+        loss, log_z = self.loss(batch)
+        self.val_losses.append(loss)
+        if batch_idx == 0:
+            self.val_probe = {"log_z": log_z.mean().item(), "max_attn_logit": [attn.max_logit for attn in attentions]}
+            for attn in attentions:
+                attn.probe = False
 
     def configure_optimizers(self):
         cfg = self.train_config

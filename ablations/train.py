@@ -33,6 +33,19 @@ from ablations.system import LanguageModelSystem
 from models import kv_cache_bytes, non_embedding_params, total_params, training_flops_per_token
 
 TIMING_SKIP_FRACTION = 0.1  # steps excluded from speed medians: allocator and kernel warm-up
+SPIKE_WINDOW, SPIKE_SIGMAS = 50, 6.0  # a spike: loss above the mean of the previous 50 steps by 6 std
+
+
+def count_loss_spikes(losses: list[float], window: int = SPIKE_WINDOW, sigmas: float = SPIKE_SIGMAS) -> int:
+    """Steps whose loss exceeds the rolling mean of the previous `window` steps by `sigmas` standard
+    deviations, in the spirit of OLMo-core's stability monitor."""
+    spikes = 0
+    for i in range(window, len(losses)):
+        previous = losses[i - window : i]
+        mean = statistics.fmean(previous)
+        if losses[i] > mean + sigmas * statistics.pstdev(previous, mean):
+            spikes += 1
+    return spikes
 
 
 def git_commit() -> str:
@@ -79,6 +92,9 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, recorder: RunRecorder,
         "final_val_loss": val[-1]["loss"] if val and system.diverged_at is None else None,
         "best_val_loss": min(r["loss"] for r in val) if val else None,
         "final_train_loss": train[-1]["loss"] if train else None,
+        "loss_spikes": count_loss_spikes([r["loss"] for r in train]),
+        "mean_log_z": statistics.fmean(r["log_z"] for r in timed) if timed else None,  # last 90% of steps
+        "max_attn_logit": val[-1].get("max_attn_logit") if val else None,  # per layer, at the last evaluation
         "tokens_per_s": statistics.median(r["tokens_per_s"] for r in timed) if timed else None,
         "step_time_s": statistics.median(r["step_time_s"] for r in timed) if timed else None,
         "concurrency": spec.concurrency,

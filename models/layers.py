@@ -101,6 +101,7 @@ class Attention(nn.Module):
         self.window = config.sliding_window if config.layer_kind(layer) == "local" else None
         self.pos = config.layer_pos(layer)
         self.qk_scope = config.qk_norm_scope
+        self.probe, self.max_logit = False, None  # with probe set, the next forward records its largest logit
         if config.qk_norm is not None:
             per_head = config.qk_norm_scope == "head"
             self.q_norm = Norm(config.qk_norm, self.head_dim if per_head else self.q_dim, config)
@@ -153,7 +154,21 @@ class Attention(nn.Module):
             return allowed
         return bias.masked_fill(~allowed, float("-inf"))
 
+    def _record_max_logit(self, q, k, q_pos, k_pos) -> None:
+        """Largest pre-softmax logit a query gives an allowed key: grows before attention collapses
+        (Dehghani et al. 2023; Wortsman et al. 2023). Measured on demand, outside the fused kernel."""
+        group = self.n_heads // self.kv_heads
+        scores = q @ k.repeat_interleave(group, dim=1).transpose(-2, -1) * self.scale
+        if self.softcap is not None:
+            scores = self.softcap * torch.tanh(scores / self.softcap)
+        allowed = k_pos[None, :] <= q_pos[:, None]
+        if self.window is not None:
+            allowed &= q_pos[:, None] - k_pos[None, :] < self.window
+        self.max_logit = scores.masked_fill(~allowed, float("-inf")).amax().item()
+
     def _scores_to_values(self, q, k, v, q_pos, k_pos, t5) -> torch.Tensor:
+        if self.probe:
+            self._record_max_logit(q, k, q_pos, k_pos)
         plain = self.window is None and self.pos not in ("alibi", "t5") and len(q_pos) == len(k_pos)
         mask = None if plain else self._mask(q_pos, k_pos, t5)
         dropout = self.dropout if self.training else 0.0

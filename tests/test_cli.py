@@ -39,11 +39,14 @@ def test_rerun_skips_finished_runs(smoke_results):
     assert before == {p: p.stat().st_mtime_ns for p in (smoke_results / "runs").rglob("summary.json")}
 
 
+ALL = "gated_vs_nongated, mqa_vs_gqa, norm_position, qk_norm_vs_softcap, rmsnorm_vs_layernorm, serial_vs_parallel"
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "nope"], "unknown ablation 'nope'; valid ablations: rmsnorm_vs_layernorm"),
-        (["run", "rmsnorm_vs_layernorm", "--preset", "huge"], "unknown preset 'huge'; valid presets: smoke, tiny"),
+        (["run", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
+        (["run", "rmsnorm_vs_layernorm", "--preset", "huge"], "unknown preset 'huge'; valid presets: smoke, small, base, tiny"),
         (
             ["run", "rmsnorm_vs_layernorm", "--variants", "rmsnorm,batchnorm"],
             "unknown variant 'batchnorm'; valid variants: layernorm, rmsnorm",
@@ -51,7 +54,7 @@ def test_rerun_skips_finished_runs(smoke_results):
         (["run", "rmsnorm_vs_layernorm", "--data", "/no/such/file.txt"], "no such file or directory; use --data stdlib"),
         (["run", "rmsnorm_vs_layernorm", "--executor", "cloud"], "invalid choice: 'cloud'"),
      (["run", "rmsnorm_vs_layernorm", "--seeds", "0"], "--seeds and --parallel must be at least 1"),
-        (["report", "nope"], "unknown ablation 'nope'; valid ablations: rmsnorm_vs_layernorm"),
+        (["report", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
         (["report", "rmsnorm_vs_layernorm"], "no finished runs of rmsnorm_vs_layernorm"),
     ],
 )
@@ -101,3 +104,15 @@ def test_debug_executor_runs_in_process(tmp_path):
     assert code == 0
     (summary,) = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "rmsnorm_vs_layernorm").glob("*/summary.json")]
     assert summary["corpus"] == "stdlib" and summary["variant"] == "rmsnorm" and not summary["diverged"]
+
+
+def test_report_all_writes_the_verdict_table(smoke_results):
+    out = ablate("report", "--all", "--results-dir", str(smoke_results))
+    assert out.returncode == 0, out.stderr
+    overview = (smoke_results / "README.md").read_text()
+    rows = [line for line in overview.splitlines() if line.startswith("| **")]
+    assert len(rows) == 6  # one per ablation: the five without runs say so
+    (ours,) = [row for row in rows if "rmsnorm_vs_layernorm" in row]
+    assert "smoke, lr 0.002, 2 seeds" in ours and "[report](reports/rmsnorm_vs_layernorm/table.md)" in ours
+    assert "1.821 vs 1.838" in ours and any(v in ours for v in ("reproduced", "inconclusive", "contradicted"))
+    assert sum("not run yet" in row for row in rows) == 5

@@ -222,3 +222,23 @@ def test_gpt2_init_scales_residual_projections():
     assert model.blocks[0].attn.qkv.weight.std().item() == pytest.approx(0.02, rel=0.05)
     assert model.blocks[0].mlp.w_out.weight.std().item() == pytest.approx(0.02 / math.sqrt(16), rel=0.05)
     assert model.head.weight is model.tok_emb.weight
+
+
+def test_max_attention_logit_probe_matches_explicit_scores_and_respects_the_softcap():
+    torch.manual_seed(0)
+    model = Transformer(small(pos="rope", n_kv_heads=2)).eval()
+    attn = model.blocks[0].attn
+    x, positions = torch.randn(1, 16, 32), torch.arange(16)
+    attn.probe = True
+    attn(x, positions)
+    q, k, _ = attn.qkv(x).split([32, 16, 16], dim=-1)
+    q = attn.rotary(q.view(1, 16, 4, 8).transpose(1, 2), positions)
+    k = attn.rotary(k.view(1, 16, 2, 8).transpose(1, 2), positions).repeat_interleave(2, dim=1)
+    scores = (q @ k.transpose(-2, -1) * 8**-0.5).masked_fill(torch.ones(16, 16).triu(1).bool(), float("-inf"))
+    assert attn.max_logit == pytest.approx(scores.max().item(), rel=1e-5)
+    capped = Transformer(small(attn_softcap=0.5)).eval()
+    with torch.no_grad():
+        capped.blocks[0].attn.qkv.weight.mul_(50)  # huge logits before the cap
+    capped.blocks[0].attn.probe = True
+    capped(torch.randint(0, 256, (1, 16)))
+    assert 0.4 < capped.blocks[0].attn.max_logit <= 0.5

@@ -14,13 +14,13 @@ from ablations.recorder import read_metrics
 from ablations.report import write_report
 from ablations.spec import Ablation, Expectation
 from ablations.system import LanguageModelSystem, warmup_cosine
-from ablations.train import train
+from ablations.train import count_loss_spikes, train
 from models import total_params, training_flops_per_token
 
 KILLER = """
 import os, pickle, signal, sys
 import lightning as L
-from ablations.train import train
+from ablations.train import count_loss_spikes, train
 
 class KillAt(L.Callback):
     def __init__(self, step):
@@ -52,6 +52,8 @@ def test_summary_records_what_the_issue_lists(corpus, tmp_path):
     assert [r["step"] for r in train_rows] == list(range(1, 31))
     assert [r["step"] for r in rows if r["split"] == "val"] == [10, 20, 30]
     assert all(len(r["grad_norm_layer"]) == 2 for r in train_rows)
+    assert len(summary["max_attn_logit"]) == 2 and all(math.isfinite(x) for x in summary["max_attn_logit"])
+    assert summary["loss_spikes"] == 0 and math.isfinite(summary["mean_log_z"])
     # Global norm² is the sum of the per-layer norms² plus the embedding and final-norm parts.
     assert all(r["grad_norm"] ** 2 >= sum(g**2 for g in r["grad_norm_layer"]) for r in train_rows)
     assert min(r["grad_norm"] for r in train_rows) > 100 * spec.train.grad_clip  # logged before clipping
@@ -125,6 +127,15 @@ def test_z_loss_adds_alpha_log_z_squared_and_log_z_is_reported(corpus, tmp_path)
     torch.testing.assert_close(total, cross_entropy + 0.5 * log_z.square().mean())
     torch.testing.assert_close(system.step_stats["loss"], cross_entropy)
     torch.testing.assert_close(system.step_stats["log_z"], log_z.mean())
+
+
+def test_loss_spikes_are_counted_against_the_rolling_mean():
+    calm = [2.0 + 0.01 * (i % 3) for i in range(200)]
+    assert count_loss_spikes(calm) == 0
+    spiky = list(calm)
+    spiky[120] = 3.0
+    spiky[180] = 2.5
+    assert count_loss_spikes(spiky) == 2
 
 
 @pytest.mark.parametrize("step, expected", [(0, 0.1), (9, 1.0), (10, 1.0), (55, 0.55), (100, 0.1), (150, 0.1)])

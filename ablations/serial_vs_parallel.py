@@ -1,0 +1,26 @@
+"""Serial vs parallel blocks.
+
+Lecture claim: computing attention and the MLP in parallel from one normalised input (one fused input
+matmul) is faster at a small or no quality cost.
+Source: PaLM (Chowdhery et al. 2022): "roughly 15% faster training speed at large scales … small
+quality degradation at 8B scale but no quality degradation at 62B". Narang et al. did not test it.
+Metrics and directions (parallel − serial, paired by seed): tokens/s higher; final validation loss not
+higher by more than 0.02 nats (the "small cost" the claim allows).
+"""
+
+from ablations.spec import Ablation, Expectation
+
+ABLATION = Ablation(
+    name="serial_vs_parallel",
+    claim="parallel blocks are faster at a small or no loss cost",
+    source="Chowdhery et al. 2022 (PaLM), section 2",
+    base=dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False),
+    variants={"serial": dict(block="serial"), "parallel": dict(block="parallel")},
+    baseline="serial",
+    treatment="parallel",
+    expectations=(
+        Expectation(metric="tokens_per_s", direction="higher"),
+        Expectation(metric="final_val_loss", direction="not_higher", margin=0.02),
+    ),
+    paper={"tokens_per_s": "~15% faster at large scale", "final_val_loss": "small loss at 8B, none at 62B"},
+)

@@ -1,0 +1,40 @@
+import pytest
+
+from ablations.registry import all_ablations
+from ablations.spec import PRESETS
+from models import kv_cache_bytes, total_params
+
+ABLATIONS = all_ablations()
+SUMMARY_METRICS = {"final_val_loss", "tokens_per_s", "step_time_s"}
+
+
+@pytest.mark.parametrize("name", sorted(ABLATIONS))
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_variant_resolves_for_every_preset(name, preset):
+    ablation = ABLATIONS[name]
+    assert {ablation.baseline, ablation.treatment} <= set(ablation.variants)
+    assert {e.metric for e in ablation.expectations} <= SUMMARY_METRICS
+    for variant in ablation.variants:
+        ablation.model_config(variant, PRESETS[preset])
+        for lr in ablation.lrs or (None,):
+            assert ablation.train_config(variant, PRESETS[preset], lr).lr == (lr or PRESETS[preset].train.lr)
+
+
+def test_gated_and_plain_mlps_match_parameters_within_one_percent():
+    ablation, tiny = ABLATIONS["gated_vs_nongated"], PRESETS["tiny"]
+    counts = {v: total_params(ablation.model_config(v, tiny)) for v in ablation.variants}
+    assert max(counts.values()) / min(counts.values()) < 1.01, counts
+
+
+def test_norm_position_variants_differ_only_in_the_norm_and_the_warmup():
+    ablation, tiny = ABLATIONS["norm_position"], PRESETS["tiny"]
+    assert ablation.train_config("pre_no_warmup", tiny).warmup_steps == 0
+    assert ablation.train_config("pre", tiny).warmup_steps == tiny.train.warmup_steps
+    pre, post = ablation.model_config("pre", tiny), ablation.model_config("post", tiny)
+    assert pre.replace(norm_position="post", final_norm=False) == post
+
+
+def test_fewer_kv_heads_shrink_the_cache_in_proportion():
+    ablation, tiny = ABLATIONS["mqa_vs_gqa"], PRESETS["tiny"]
+    cache = {v: kv_cache_bytes(ablation.model_config(v, tiny), 1024) for v in ablation.variants}
+    assert cache["mha"] == 2 * cache["gqa_4"] == 4 * cache["gqa_2"] == 8 * cache["mqa"]
