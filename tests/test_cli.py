@@ -113,6 +113,6 @@ def test_report_all_writes_the_verdict_table(smoke_results):
     rows = [line for line in overview.splitlines() if line.startswith("| **")]
     assert len(rows) == 6  # one per ablation: the five without runs say so
     (ours,) = [row for row in rows if "rmsnorm_vs_layernorm" in row]
-    assert "smoke, lr 0.002, 2 seeds" in ours and "[report](reports/rmsnorm_vs_layernorm/table.md)" in ours
+    assert "smoke, lr 0.001, 2 seeds" in ours and "[report](reports/rmsnorm_vs_layernorm/table.md)" in ours
     assert "1.821 vs 1.838" in ours and any(v in ours for v in ("reproduced", "inconclusive", "contradicted"))
     assert sum("not run yet" in row for row in rows) == 5
