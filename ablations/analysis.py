@@ -30,9 +30,9 @@ def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:
     return frame
 
 
-def load_history(results_dir: str | Path, ablation: str) -> pd.DataFrame:
+def load_history(results_dir: str | Path, ablation: str, runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every metrics row of every finished run, tagged with its run's identity (tidy: one row per step)."""
-    runs = load_runs(results_dir, ablation)
+    runs = load_runs(results_dir, ablation) if runs is None else runs
     frames = []
     for run in runs.itertuples():
         rows = pd.DataFrame(read_metrics(runs_root(results_dir, ablation) / run.run_id / "metrics.jsonl"))

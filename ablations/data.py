@@ -40,13 +40,15 @@ class TrainBatches(IterableDataset):
 class ValBatches(Dataset):
     def __init__(self, corpus: Corpus, n_batches: int, batch_size: int, context: int) -> None:
         self.corpus, self.n_batches, self.batch_size, self.context = corpus, n_batches, batch_size, context
+        self._tokens: np.ndarray | None = None  # opened on first use, in whichever process reads
 
     def __len__(self) -> int:
         return self.n_batches
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens = split(read_tokens(self.corpus), "val")
-        return batch_at(tokens, VAL_SEED, i, self.batch_size, self.context)
+        if self._tokens is None:
+            self._tokens = split(read_tokens(self.corpus), "val")
+        return batch_at(self._tokens, VAL_SEED, i, self.batch_size, self.context)
 
 
 class TokenDataModule(L.LightningDataModule):

@@ -39,7 +39,7 @@ def load_profile(name_or_path: str, directory: Path = PROFILE_DIR) -> Profile:
     path = Path(name_or_path) if name_or_path.endswith(".toml") else directory / f"{name_or_path}.toml"
     if not path.is_file():
         raise ProfileError(f"unknown profile '{name_or_path}'; valid profiles: {', '.join(available_profiles(directory))} "
-                           f"(or a path to a .toml file)")  # fmt: skip
+                           f"(or a path to a .toml file)")
     values = tomllib.loads(path.read_text())
     known = {f.name for f in fields(Profile)}
     if unknown := sorted(set(values) - known):
@@ -74,7 +74,7 @@ def submitit_parameters(profile: Profile, gpus: int, array_parallelism: int, nam
         mem_gb=profile.mem_gb, nodes=nodes, tasks_per_node=per_node or profile.cpu_tasks_per_run, gpus_per_node=per_node,
         slurm_array_parallelism=array_parallelism, name=name, slurm_setup=list(profile.setup),
         slurm_additional_parameters=dict(profile.sbatch),
-    )  # fmt: skip
+    )
     if profile.account:
         params["slurm_account"] = profile.account
     if profile.qos:

@@ -84,7 +84,7 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     table = compare(runs, ablation)
     verdicts = claim_verdicts(table)
-    histories = dict(list(load_history(results_dir, ablation.name).groupby(GROUP)))
+    histories = dict(list(load_history(results_dir, ablation.name, runs).groupby(GROUP)))
     group_runs = dict(list(runs[~runs["superseded"]].groupby(GROUP)))
     sections, written = [], []
     for key, part in table.groupby(GROUP, sort=True):

@@ -15,7 +15,7 @@ _SLURM_STATES = {
     "CONFIGURING": "queued", "SUSPENDED": "queued", "RESIZING": "queued",
     "RUNNING": "running", "COMPLETING": "running", "STAGE_OUT": "running", "SIGNALING": "running",
     "CANCELLED": "cancelled",
-}  # fmt: skip
+}
 
 
 def _job(run_dir: Path) -> dict | None:
@@ -54,7 +54,7 @@ def run_states(results_dir: str | Path, ablation: str) -> list[dict]:
         elif state == "diverged":
             detail = f"at step {json.loads((run_dir / 'summary.json').read_text())['diverged_at_step']}"
         rows.append(dict(run_id=run_dir.name, variant=described["variant"], seed=described["seed"],
-                         preset=described["preset"], state=state, job=record.get("job_id", ""), detail=detail))  # fmt: skip
+                         preset=described["preset"], state=state, job=record.get("job_id", ""), detail=detail))
     return rows
 
 
