@@ -31,11 +31,12 @@ def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:
 
 
 def load_history(results_dir: str | Path, ablation: str, runs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every metrics row of every finished run, tagged with its run's identity (tidy: one row per step)."""
+    """The committed history (history.jsonl: every eval, train rows averaged into ~200 windows) of every
+    finished run, tagged with its run's identity: tidy, one row per (split, step)."""
     runs = load_runs(results_dir, ablation) if runs is None else runs
     frames = []
     for run in runs.itertuples():
-        rows = pd.DataFrame(read_metrics(runs_root(results_dir, ablation) / run.run_id / "metrics.jsonl"))
+        rows = pd.DataFrame(read_metrics(runs_root(results_dir, ablation) / run.run_id / "history.jsonl"))
         tags = dict(run_id=run.run_id, variant=run.variant, seed=run.seed, superseded=run.superseded)
         frames.append(rows.assign(**tags, **{key: getattr(run, key) for key in GROUP}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

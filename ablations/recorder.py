@@ -14,6 +14,8 @@ import torch
 from ablations.storage import atomic_write
 from ablations.system import LanguageModelSystem
 
+HISTORY_POINTS = 200  # train rows per run in history.jsonl: ~70 kB, small enough to commit
+
 
 def read_metrics(path: Path) -> list[dict]:
     """Rows of a metrics file; a line cut short by a kill is dropped."""
@@ -25,6 +27,35 @@ def read_metrics(path: Path) -> list[dict]:
             except json.JSONDecodeError:
                 continue
     return rows
+
+
+def _window_mean(rows: list[dict]) -> dict:
+    """One row standing for a window of train rows: the mean of each number (list entries element-wise),
+    stamped with the window's last step and the sum of its step times."""
+    out = dict(rows[-1])
+    for key, value in out.items():
+        if key == "step":
+            continue
+        if isinstance(value, list):
+            out[key] = [statistics.fmean(column) for column in zip(*(r[key] for r in rows))]
+        elif isinstance(value, float):
+            out[key] = statistics.fmean(r[key] for r in rows)
+    return out
+
+
+def thin_history(rows: list[dict], points: int = HISTORY_POINTS) -> list[dict]:
+    """The committed history of a run: every val row, step 1's train row untouched (the gradient norms at
+    initialisation) and the other train rows averaged in windows, about `points` of them. Averaging rather
+    than sampling keeps the curves honest; loss spikes are counted on the full record in the summary."""
+    train = [r for r in rows if r["split"] == "train"]
+    stride = max(1, len(train) // points)
+    kept = train[:1] + [_window_mean(train[i:i + stride]) for i in range(1, len(train), stride)]
+    return sorted(kept + [r for r in rows if r["split"] != "train"], key=lambda r: (r["step"], r["split"]))
+
+
+def write_history(run_dir: Path) -> None:
+    rows = thin_history(read_metrics(run_dir / "metrics.jsonl"))
+    atomic_write(run_dir / "history.jsonl", "".join(json.dumps(row) + "\n" for row in rows).encode())
 
 
 class RunRecorder(L.Callback):

@@ -26,7 +26,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ablations.data import TokenDataModule
-from ablations.recorder import RunRecorder, read_metrics
+from ablations.recorder import RunRecorder, read_metrics, write_history
 from ablations.run_spec import RunSpec
 from ablations.storage import write_json
 from ablations.system import LanguageModelSystem
@@ -145,7 +145,9 @@ def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     with exclusive(spec.run_dir):
         summary_path = spec.run_dir / "summary.json"
         if not summary_path.exists():
-            write_json(summary_path, _fit(spec, extra_callbacks))
+            summary = _fit(spec, extra_callbacks)
+            write_history(spec.run_dir)
+            write_json(summary_path, summary)  # last: a summary marks a finished run
             shutil.rmtree(spec.run_dir / "checkpoints", ignore_errors=True)  # only unfinished runs keep one
         return json.loads(summary_path.read_text())
 

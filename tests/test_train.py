@@ -10,7 +10,7 @@ import torch
 from conftest import make_spec
 
 from ablations.data import TokenDataModule
-from ablations.recorder import read_metrics
+from ablations.recorder import read_metrics, thin_history
 from ablations.report import write_report
 from ablations.spec import Ablation, Expectation
 from ablations.system import LanguageModelSystem, warmup_cosine
@@ -58,7 +58,20 @@ def test_summary_records_what_the_issue_lists(corpus, tmp_path):
     assert all(r["grad_norm"] ** 2 >= sum(g**2 for g in r["grad_norm_layer"]) for r in train_rows)
     assert min(r["grad_norm"] for r in train_rows) > 100 * spec.train.grad_clip  # logged before clipping
     assert train_rows[0]["lr"] == pytest.approx(spec.train.lr / spec.train.warmup_steps)
+    history = read_metrics(spec.run_dir / "history.jsonl")  # 30 steps: nothing to thin
+    assert history == sorted(rows, key=lambda r: (r["step"], r["split"]))
     assert train(spec) == summary  # a finished run is not trained again
+
+
+def test_history_keeps_evals_and_step_one_and_averages_the_rest_in_windows():
+    train_rows = [{"split": "train", "step": s, "loss": float(s), "grad_norm_layer": [s, 2.0 * s]} for s in range(1, 1002)]
+    val_rows = [{"split": "val", "step": s, "loss": 0.5} for s in range(100, 1001, 100)]
+    history = thin_history(train_rows + val_rows, points=100)
+    assert [r for r in history if r["split"] == "val"] == val_rows
+    kept = [r for r in history if r["split"] == "train"]
+    assert kept[0] == train_rows[0] and len(kept) == 101  # steps 2..11 → 11, ..., 992..1001 → 1001
+    assert kept[1] == {"split": "train", "step": 11, "loss": 6.5, "grad_norm_layer": [6.5, 13.0]}
+    assert kept[-1]["step"] == 1001 and kept[-1]["loss"] == sum(range(992, 1002)) / 10
 
 
 def test_sigkilled_run_resumes_with_same_data_order_and_no_lost_or_duplicated_steps(corpus, tmp_path):
