@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
-from ablations.recorder import read_metrics
+from ablations.recorder import read_metrics, thin_history
 from ablations.spec import Ablation, Expectation
 from ablations.stats import Interval, mean_ci, overall_verdict, paired_difference_ci, verdict
 from ablations.storage import runs_root
@@ -36,7 +37,9 @@ def load_history(results_dir: str | Path, ablation: str, runs: pd.DataFrame | No
     runs = load_runs(results_dir, ablation) if runs is None else runs
     frames = []
     for run in runs.itertuples():
-        rows = pd.DataFrame(read_metrics(runs_root(results_dir, ablation) / run.run_id / "history.jsonl"))
+        run_dir = runs_root(results_dir, ablation) / run.run_id
+        # Runs finished before history.jsonl existed: thin their full record on the fly.
+        rows = pd.DataFrame(read_metrics(run_dir / "history.jsonl") or thin_history(read_metrics(run_dir / "metrics.jsonl")))
         tags = dict(run_id=run.run_id, variant=run.variant, seed=run.seed, superseded=run.superseded)
         frames.append(rows.assign(**tags, **{key: getattr(run, key) for key in GROUP}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -91,3 +94,43 @@ def claim_verdicts(table: pd.DataFrame) -> dict[tuple[str, ...], str]:
     """(preset, corpus_label, design) → verdict on the whole claim."""
     judged = table.dropna(subset=["verdict"]) if "verdict" in table else table.iloc[0:0]
     return {key: overall_verdict(list(g["verdict"])) for key, g in judged.groupby(GROUP)}
+
+
+SWEEP_GROUP = ["preset", "corpus_label", "design"]  # GROUP without the LR: a sweep spans LRs
+
+
+def capped_loss(runs: pd.DataFrame) -> pd.Series:
+    """Final validation loss with a diverged run (or one worse than chance) scored as the loss at
+    initialisation, log(vocab): the cap Wortsman et al. 2023 describe (that detail is unverified)."""
+    chance = runs["model"].map(lambda model: math.log(model["vocab_size"]))
+    return runs["final_val_loss"].where(~runs["diverged"], chance).clip(upper=chance)
+
+
+def lr_sensitivity(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
+    """Wortsman et al. 2023's LR sensitivity: per seed, the mean over the LR sweep of (capped final loss −
+    the best of them). One row per (sweep group, variant) over seeds that finished every LR of the sweep,
+    with the paired difference to the baseline and, where the ablation claims it, the verdict."""
+    ok = runs[~runs["superseded"]].assign(capped=lambda frame: capped_loss(frame))
+    claim = next((e for e in ablation.expectations if e.metric == "lr_sensitivity"), None)
+    rows = []
+    for key, group in ok.groupby(SWEEP_GROUP, sort=True):
+        lrs = sorted(group["lr"].unique())
+        if len(lrs) < 2:
+            continue
+        table = group.pivot_table(index=["variant", "seed"], columns="lr", values="capped").dropna()  # full sweeps only
+        per_seed = table.sub(table.min(axis=1), axis=0).mean(axis=1)
+        baseline = per_seed.get(ablation.baseline, pd.Series(dtype=float))
+        for variant in ablation.variants:
+            mine = per_seed.get(variant, pd.Series(dtype=float))
+            level = mean_ci(mine)
+            row = dict(zip(SWEEP_GROUP, key), lrs=lrs, variant=variant, mean=level.mean, ci_low=level.low,
+                       ci_high=level.high, seeds=level.n)
+            if variant != ablation.baseline:
+                seeds = sorted(set(mine.index) & set(baseline.index))
+                diff = paired_difference_ci(mine[seeds], baseline[seeds])
+                row.update(diff_mean=diff.mean, diff_low=diff.low, diff_high=diff.high, pairs=diff.n)
+                if claim is not None and variant == ablation.treatment:
+                    row.update(expected=claim.direction, paper=ablation.paper.get(claim.metric, ""),
+                               verdict=verdict(claim, diff))
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -25,7 +25,11 @@ ABLATION = Ablation(
     },
     baseline="post_no_warmup",
     treatment="pre_no_warmup",
-    expectations=(Expectation(metric="final_val_loss", direction="lower"),),
+    expectations=(
+        Expectation(metric="final_val_loss", direction="lower"),
+        Expectation(metric="lr_sensitivity", direction="lower"),
+    ),
     lrs=(1e-3, 3e-3, 1e-2),
-    paper={"final_val_loss": "post-LN needs warm-up; pre-LN trains without (grad norms 0.06→1.3 vs ~0.2)"},
+    paper={"lr_sensitivity": "pre-LN trains without warm-up; post-LN does not (Xiong et al.)",
+           "final_val_loss": "post-LN needs warm-up; pre-LN trains without (grad norms 0.06→1.3 vs ~0.2)"},
 )

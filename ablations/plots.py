@@ -43,3 +43,40 @@ def plot_grad_norm(history: pd.DataFrame, path: Path | None = None, title: str =
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig
+
+
+def plot_lr_sweep(runs: pd.DataFrame, path: Path | None = None, title: str = "") -> plt.Figure:
+    """Final loss against LR, one line per variant; `capped` holds diverged runs at chance level."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    sns.lineplot(data=runs, x="lr", y="capped", hue="variant", errorbar=BAND, marker="o", ax=ax)
+    ax.set(xscale="log", xlabel="peak learning rate", ylabel="final val loss (diverged = log vocab)", title=title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot_layer_grad_norms(history: pd.DataFrame, path: Path | None = None, title: str = "") -> plt.Figure:
+    """Per-layer gradient norm (whole block, before clipping) at initialisation, 10% into training and at the
+    end: Xiong et al. 2020's profile, where post-norm's grows toward the output and pre-norm's stays flat."""
+    train = history[history["split"] == "train"]
+    last = int(train["step"].max())
+    moments = {"initialisation (step 1)": 1, f"step {last // 10}": last // 10, f"step {last}": last}
+    frames = []
+    for label, step in moments.items():
+        # The row nearest the wanted step, per run (history windows are ~0.5% of the run wide).
+        nearest = train.loc[(train["step"] - step).abs().groupby(train["run_id"]).idxmin()]
+        layers = nearest[["variant", "run_id", "grad_norm_layer"]].explode("grad_norm_layer")
+        layers["layer"] = layers.groupby("run_id").cumcount() + 1
+        frames.append(layers.assign(moment=label, grad_norm_layer=layers["grad_norm_layer"].astype(float)))
+    data = pd.concat(frames, ignore_index=True)
+    grid = sns.relplot(data=data, x="layer", y="grad_norm_layer", hue="variant", col="moment", kind="line",
+                       errorbar=BAND, marker="o", height=3.5, facet_kws={"sharey": False})
+    grid.set(yscale="log")
+    grid.set_axis_labels("layer", "block gradient norm")
+    grid.figure.subplots_adjust(wspace=0.25)
+    grid.set_titles("{col_name}")
+    grid.figure.suptitle(title, y=1.04)
+    if path is not None:
+        grid.figure.savefig(path, dpi=120, bbox_inches="tight")
+    return grid.figure

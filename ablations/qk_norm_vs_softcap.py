@@ -26,7 +26,11 @@ ABLATION = Ablation(
     },
     baseline="none",
     treatment="qk_norm",
-    expectations=(Expectation(metric="final_val_loss", direction="lower"),),
+    expectations=(
+        Expectation(metric="final_val_loss", direction="lower"),
+        Expectation(metric="lr_sensitivity", direction="lower"),
+    ),
     lrs=(1e-3, 3e-3, 1e-2, 3e-2),
-    paper={"final_val_loss": "ppl 10.84 (QK-norm) vs 11.19 (none) vs 11.24 (soft-cap)"},
+    paper={"lr_sensitivity": "QK-norm and z-loss remove the high-LR instabilities of small models (Wortsman et al.)",
+           "final_val_loss": "ppl 10.84 (QK-norm) vs 11.19 (none) vs 11.24 (soft-cap)"},
 )

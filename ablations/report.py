@@ -12,12 +12,22 @@ matplotlib.use("Agg")  # the report writes files; no display on clusters or CI (
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ablations.analysis import GROUP, claim_verdicts, compare, load_history, load_runs  # noqa: E402
-from ablations.plots import plot_grad_norm, plot_losses  # noqa: E402
+from ablations.analysis import (  # noqa: E402
+    GROUP,
+    SWEEP_GROUP,
+    capped_loss,
+    claim_verdicts,
+    compare,
+    load_history,
+    load_runs,
+    lr_sensitivity,
+)
+from ablations.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
 from ablations.spec import Ablation  # noqa: E402
 from ablations.storage import runs_root  # noqa: E402
 
 _METRIC_LABELS = {"final_val_loss": "final val loss (nats/byte)", "tokens_per_s": "tokens/s", "step_time_s": "step time (s)"}
+_PLOTS = (("loss", plot_losses), ("grad_norm", plot_grad_norm), ("layer_grad_norms", plot_layer_grad_norms))
 _DIGITS = {"final_val_loss": 3, "tokens_per_s": 0, "step_time_s": 4}
 
 
@@ -74,6 +84,41 @@ def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, verdic
     ])
 
 
+def _lr_list(lrs: list[float]) -> str:
+    return ", ".join(f"{lr:g}" for lr in lrs)
+
+
+def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[list[str], list[Path]]:
+    """Per sweep group: final loss against LR (figure) and the LR-sensitivity table."""
+    table = lr_sensitivity(runs, ablation)
+    if table.empty:
+        return [], []
+    sections, written = [], []
+    finished = runs[~runs["superseded"]].assign(capped=lambda frame: capped_loss(frame))
+    for key, part in table.groupby(SWEEP_GROUP, sort=True):
+        preset, corpus, design = key
+        path = out / re.sub(r"[^A-Za-z0-9._]+", "-", f"{preset}-{corpus}-{design}-lr-sweep.png")
+        sweep = finished[(finished[SWEEP_GROUP] == pd.Series(key, index=SWEEP_GROUP)).all(axis=1)]
+        plt.close(plot_lr_sweep(sweep, path, title=f"{ablation.name} · {preset} · {corpus}"))
+        written.append(path)
+        rows = []
+        for row in part.itertuples():
+            diff = "" if row.variant == ablation.baseline else _signed(row.diff_mean, 3)
+            if diff and not math.isnan(row.diff_low):
+                diff += f" [{row.diff_low:+.3f}, {row.diff_high:+.3f}]"
+            name = f"{row.variant} (baseline)" if row.variant == ablation.baseline else row.variant
+            judged = f"**{row.verdict}**" if isinstance(getattr(row, "verdict", None), str) else ""
+            rows.append([name, str(row.seeds), _pm(row.mean, row.ci_low, row.ci_high, 3), diff, judged])
+        sections.append("\n\n".join([
+            f"## LR sweep · preset `{preset}` · corpus `{corpus}` · lr {_lr_list(part['lrs'].iloc[0])} · design `{design}`",
+            "LR sensitivity (Wortsman et al. 2023): per seed, the mean over the sweep of final val loss − the best "
+            "of them, a diverged run scored as log(vocab); over seeds that finished every LR.",
+            _markdown(["variant", "seeds", "LR sensitivity", f"− {ablation.baseline} [95% CI]", "verdict"], rows),
+            f"![{path.name}]({path.name})",
+        ]))
+    return sections, written
+
+
 def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     """Write table.md, table.csv and two figures per comparison group; return the paths written."""
     runs = load_runs(results_dir, ablation.name)
@@ -90,7 +135,7 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     for key, part in table.groupby(GROUP, sort=True):
         preset, corpus, design, lr = key
         figures = []
-        for name, plot in (("loss", plot_losses), ("grad_norm", plot_grad_norm)):
+        for name, plot in _PLOTS if key in histories else ():
             path = out / re.sub(r"[^A-Za-z0-9._]+", "-", f"{preset}-{corpus}-{design}-lr{lr:g}-{name}.png")
             history = histories[key]
             title = f"{ablation.name} · {preset} · {corpus} · lr {lr:g}"
@@ -98,12 +143,15 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
             figures.append(path.name)
             written.append(path)
         sections.append(_section(ablation, group_runs[key], part, verdicts.get(key, "inconclusive"), figures))
+    sweep_sections, sweep_figures = _sweep_sections(ablation, runs, out)
+    sections += sweep_sections
+    written += sweep_figures
     superseded = int(runs["superseded"].sum())
     header = f"# {ablation.name}\n\nClaim: {ablation.claim}. Source: {ablation.source}."
     if superseded:
         header += f"\n\n{superseded} run(s) of older variant definitions are superseded and left out."
     root = runs_root(results_dir, ablation.name)
-    if unfinished := len(list(root.glob("*/config.json"))) - len(list(root.glob("*/summary.json"))):
+    if unfinished := sum(not (c.parent / "summary.json").exists() for c in root.glob("*/config.json")):
         header += (f"\n\n{unfinished} run(s) have no results yet (queued, running, interrupted, failed or cancelled): "
                    f"`ablate status {ablation.name}` shows which, with the log of each failure.")
     (out / "table.md").write_text("\n\n".join([header, *sections]) + "\n")
@@ -140,12 +188,19 @@ def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
             link = f"[report](reports/{ablation.name}/table.md)"
             rows.append([f"**{ablation.name}**: {ablation.claim} ({ablation.treatment} vs {ablation.baseline})",
                          paper, effect, f"**{verdict}**", f"{preset}, lr {lr:g}, {seeds} seeds", corpus, link])
+        sensitivity = lr_sensitivity(runs, ablation)
+        for row in (sensitivity.dropna(subset=["verdict"]) if "verdict" in sensitivity else sensitivity.iloc[0:0]).itertuples():
+            ci = "" if math.isnan(row.diff_low) else f" [{row.diff_low:+.3f}, {row.diff_high:+.3f}]"
+            rows.append([f"**{ablation.name}**: lower LR sensitivity ({ablation.treatment} vs {ablation.baseline})",
+                         row.paper, f"LR sensitivity: {_signed(row.diff_mean, 3)}{ci} → {row.verdict}", f"**{row.verdict}**",
+                         f"{row.preset}, lr {_lr_list(row.lrs)}, {row.seeds} seeds", row.corpus_label,
+                         f"[report](reports/{ablation.name}/table.md)"])
     text = "\n\n".join([
         "# Results",
         "One row per lecture claim and comparison group (preset, corpus, LR), regenerated by `ablate report --all` "
-        "from the runs under `runs/` (git-ignored; each report states the device and concurrency its speed "
-        "figures were measured under). Effects are treatment − baseline, paired by seed, with 95% CIs; the "
-        "verdict rule is in the top-level README.",
+        "from the runs under `runs/` (each run's config, summary and thinned history are committed; each report "
+        "states the device and concurrency its speed figures were measured under). Effects are treatment − baseline, "
+        "paired by seed, with 95% CIs; the verdict rule is in the top-level README.",
         _markdown(["claim", "paper", "our effect [95% CI]", "verdict", "preset, LR, seeds", "corpus", "details"], rows),
     ])
     path = Path(results_dir) / "README.md"

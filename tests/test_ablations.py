@@ -13,7 +13,9 @@ SUMMARY_METRICS = {"final_val_loss", "tokens_per_s", "step_time_s"}
 def test_every_variant_resolves_for_every_preset(name, preset):
     ablation = ABLATIONS[name]
     assert {ablation.baseline, ablation.treatment} <= set(ablation.variants)
-    assert {e.metric for e in ablation.expectations} <= SUMMARY_METRICS
+    claimed = {e.metric for e in ablation.expectations}
+    assert claimed <= SUMMARY_METRICS | {"lr_sensitivity"}
+    assert "lr_sensitivity" not in claimed or len(ablation.lrs) >= 2  # a sensitivity needs a sweep
     for variant in ablation.variants:
         ablation.model_config(variant, PRESETS[preset])
         for lr in ablation.lrs or (None,):

@@ -27,7 +27,7 @@ def test_run_then_report_writes_table_and_both_figures(smoke_results):
     assert "Verdict on the claim: **" in table
     for png in sorted(out.glob("*.png")):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name.rsplit("-", 1)[1] for p in out.glob("*.png")) == ["grad_norm.png", "loss.png"]
+    assert sorted(p.name.rsplit("-", 1)[1] for p in out.glob("*.png")) == ["grad_norm.png", "layer_grad_norms.png", "loss.png"]
     assert "final_val_loss" in (out / "table.csv").read_text()
 
 

@@ -1,10 +1,12 @@
+import dataclasses
 import json
 import math
 
 import pandas as pd
 import pytest
 
-from ablations.analysis import claim_verdicts, compare, load_runs
+from ablations.analysis import claim_verdicts, compare, load_runs, lr_sensitivity
+from ablations.report import write_overview
 from ablations.spec import Ablation, Expectation
 from ablations.stats import Interval, mean_ci, overall_verdict, paired_difference_ci, verdict
 
@@ -110,3 +112,35 @@ def test_runs_of_an_older_variant_definition_are_superseded(tmp_path):
     assert sorted(loaded.loc[loaded["superseded"], "final_val_loss"]) == [5.0, 5.0]
     loss = compare(loaded, ABLATION).query("metric == 'final_val_loss' and variant == 'b'").iloc[0]
     assert (loss["runs"], loss["diff_mean"]) == (2, pytest.approx(-0.1))
+
+
+def test_lr_sensitivity_is_the_mean_gap_to_the_best_lr_with_divergence_capped_at_chance(tmp_path):
+    chance = math.log(256)
+    losses = {  # variant → seed → loss per LR (None: diverged)
+        "a": {0: [2.0, 1.8, None], 1: [2.1, 1.9, None], 2: [2.0, 1.7, 9.0]},  # 9.0: worse than chance
+        "b": {0: [2.0, 1.9, 1.95], 1: [2.0, 1.85, 1.9], 2: [2.2, 1.8, 1.9]},
+    }
+    runs = pd.DataFrame([
+        {**_run(variant, seed, loss, diverged=loss is None), "lr": lr, "train": {"lr": lr}, "model": {"vocab_size": 256}}
+        for variant, seeds in losses.items() for seed, per_lr in seeds.items() for lr, loss in zip((1e-3, 3e-3, 1e-2), per_lr)
+    ])
+    claimed = dataclasses.replace(ABLATION, expectations=(Expectation(metric="lr_sensitivity", direction="lower"),))
+    table = lr_sensitivity(runs, claimed).set_index("variant")
+    scored = {v: [[chance if x is None else min(x, chance) for x in row] for row in by_seed.values()]
+              for v, by_seed in losses.items()}
+    expected = {v: [sum(x - min(row) for x in row) / 3 for row in rows] for v, rows in scored.items()}
+    assert table.loc["a", "mean"] == pytest.approx(sum(expected["a"]) / 3)
+    diff = paired_difference_ci(expected["b"], expected["a"])
+    assert (table.loc["b", "diff_low"], table.loc["b", "diff_high"]) == (pytest.approx(diff.low), pytest.approx(diff.high))
+    assert table.loc["b", "verdict"] == "reproduced" and table.loc["b", "lrs"] == [1e-3, 3e-3, 1e-2]
+    assert lr_sensitivity(runs[runs["lr"] == 1e-3], claimed).empty  # one LR is no sweep
+
+    # The report and the overview carry the sweep: its figure, its table and a verdict row of its own.
+    for i, run in enumerate(runs.to_dict("records")):
+        (tmp_path / "runs" / "a" / str(i)).mkdir(parents=True)
+        (tmp_path / "runs" / "a" / str(i) / "summary.json").write_text(json.dumps({**run, "run_id": str(i)}))
+    overview = write_overview([claimed], tmp_path).read_text()
+    table = (tmp_path / "reports" / "a" / "table.md").read_text()
+    assert "## LR sweep · preset `tiny` · corpus `x@1` · lr 0.001, 0.003, 0.01" in table
+    assert "**a**: lower LR sensitivity (b vs a)" in overview and "tiny, lr 0.001, 0.003, 0.01, 3 seeds" in overview
+    assert (tmp_path / "reports" / "a" / "tiny-x-1-d-lr-sweep.png").read_bytes()[:4] == b"\x89PNG"
