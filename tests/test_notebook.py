@@ -6,12 +6,36 @@ from nbclient import NotebookClient
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "inspect_results.ipynb"
 
 
-def test_notebook_runs_end_to_end_on_stored_results(smoke_results, monkeypatch):
-    monkeypatch.setenv("ABLATE_RESULTS", str(smoke_results))  # the kernel inherits this environment
+def _execute() -> list:
+    """Run the notebook in a real kernel (which inherits os.environ) and return its outputs, failing on any error."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]
-    html = "".join(out.get("data", {}).get("text/html", "") for out in outputs)
+    return outputs
+
+
+def _html(outputs) -> str:
+    return "".join(out.get("data", {}).get("text/html", "") for out in outputs)
+
+
+def _figures(outputs) -> int:
+    return sum("image/png" in out.get("data", {}) for out in outputs)
+
+
+def test_notebook_runs_end_to_end_on_stored_results(smoke_results, monkeypatch):
+    monkeypatch.setenv("ABLATE_RESULTS", str(smoke_results))
+    outputs = _execute()
+    html = _html(outputs)
     assert "rmsnorm" in html and "layernorm" in html and "final_val_loss" in html
-    assert sum("image/png" in out.get("data", {}) for out in outputs) == 2  # loss curves and gradient norms
+    assert html.count("not run yet") == 5  # the overview lists all six claims; the fixture ran one
+    assert _figures(outputs) == 3  # loss curves, global and per-layer gradient norms; no LR sweep here
+
+
+def test_notebook_shows_the_committed_results_of_all_six_ablations_on_a_fresh_clone(monkeypatch):
+    monkeypatch.delenv("ABLATE_RESULTS", raising=False)  # the default: the repository's results/
+    monkeypatch.setenv("ABLATE_ABLATION", "qk_norm_vs_softcap")
+    outputs = _execute()
+    html = _html(outputs)
+    assert "not run yet" not in html and "lower LR sensitivity" in html
+    assert _figures(outputs) == 4  # with the LR-sweep figure
