@@ -1,4 +1,4 @@
-"""`ablate`: list the ablations, run one (through submitit), report on it."""
+"""`ablate`: list the ablations, run one (through submitit), report on it, measure its speed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from ablations.cli_bench import BenchUsageError, add_bench_commands
 from ablations.corpus import CorpusError, default_corpus_name, load_corpus
 from ablations.registry import UnknownName, all_ablations, check_variants, get_ablation, get_preset
 from ablations.run_spec import RunSpec, design_hash
@@ -235,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--all", action="store_true", help="every ablation, plus the verdict table in RESULTS_DIR/README.md")
     report.add_argument("--results-dir", **results)
     report.set_defaults(func=cmd_report)
+    add_bench_commands(commands, _results_dir)
     return parser
 
 
@@ -247,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     try:
         return args.func(args)
-    except UsageError as error:
+    except (UsageError, BenchUsageError) as error:
         print(f"ablate {args.command}: {error}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from ablations.analysis import (  # noqa: E402
     load_runs,
     lr_sensitivity,
 )
+from ablations.markdown import markdown_table  # noqa: E402
 from ablations.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
 from ablations.spec import Ablation  # noqa: E402
 from ablations.storage import runs_root  # noqa: E402
@@ -29,11 +30,6 @@ from ablations.storage import runs_root  # noqa: E402
 _METRIC_LABELS = {"final_val_loss": "final val loss (nats/byte)", "tokens_per_s": "tokens/s", "step_time_s": "step time (s)"}
 _PLOTS = (("loss", plot_losses), ("grad_norm", plot_grad_norm), ("layer_grad_norms", plot_layer_grad_norms))
 _DIGITS = {"final_val_loss": 3, "tokens_per_s": 0, "step_time_s": 4}
-
-
-def _markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def _pm(mean: float, low: float, high: float, digits: int) -> str:
@@ -53,7 +49,7 @@ def _levels(ablation: Ablation, table: pd.DataFrame) -> str:
         name = f"{variant} (baseline)" if variant == ablation.baseline else variant
         cells = [_pm(*by_metric.loc[m, ["mean", "ci_low", "ci_high"]], _DIGITS[m]) for m in _METRIC_LABELS]
         rows.append([name, str(part["runs"].iloc[0]), str(part["diverged"].iloc[0]), *cells])
-    return _markdown(["variant", "runs", "diverged", *_METRIC_LABELS.values()], rows)
+    return markdown_table(["variant", "runs", "diverged", *_METRIC_LABELS.values()], rows)
 
 
 def _differences(ablation: Ablation, table: pd.DataFrame) -> str:
@@ -67,7 +63,7 @@ def _differences(ablation: Ablation, table: pd.DataFrame) -> str:
         rows.append([row.variant, _METRIC_LABELS[row.metric], _signed(row.diff_mean, digits), ci, detectable,
                      str(int(row.pairs)), *claim])
     header = ["variant", "metric", "difference", "95% CI", "detectable ≥", "pairs", "expected", "paper", "verdict"]
-    return _markdown(header, rows)
+    return markdown_table(header, rows)
 
 
 def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, verdict: str, figures: list[str]) -> str:
@@ -113,7 +109,7 @@ def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[
             f"## LR sweep · preset `{preset}` · corpus `{corpus}` · lr {_lr_list(part['lrs'].iloc[0])} · design `{design}`",
             "LR sensitivity (Wortsman et al. 2023): per seed, the mean over the sweep of final val loss − the best "
             "of them, a diverged run scored as log(vocab); over seeds that finished every LR.",
-            _markdown(["variant", "seeds", "LR sensitivity", f"− {ablation.baseline} [95% CI]", "verdict"], rows),
+            markdown_table(["variant", "seeds", "LR sensitivity", f"− {ablation.baseline} [95% CI]", "verdict"], rows),
             f"![{path.name}]({path.name})",
         ]))
     return sections, written
@@ -201,7 +197,7 @@ def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
         "from the runs under `runs/` (each run's config, summary and thinned history are committed; each report "
         "states the device and concurrency its speed figures were measured under). Effects are treatment − baseline, "
         "paired by seed, with 95% CIs; the verdict rule is in the top-level README.",
-        _markdown(["claim", "paper", "our effect [95% CI]", "verdict", "preset, LR, seeds", "corpus", "details"], rows),
+        markdown_table(["claim", "paper", "our effect [95% CI]", "verdict", "preset, LR, seeds", "corpus", "details"], rows),
     ])
     path = Path(results_dir) / "README.md"
     path.write_text(text + "\n")

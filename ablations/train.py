@@ -7,7 +7,6 @@ import fcntl
 import json
 import logging
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -26,6 +25,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ablations.data import TokenDataModule
+from ablations.device import device_name
 from ablations.recorder import RunRecorder, read_metrics, write_history
 from ablations.run_spec import RunSpec
 from ablations.storage import write_json
@@ -56,18 +56,6 @@ def git_commit() -> str:
     except OSError:
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpuinfo = Path("/proc/cpuinfo")
-    models = (
-        [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        if cpuinfo.exists()
-        else []
-    )
-    return f"cpu: {models[0] if models else platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
 def _peak_memory(device: torch.device) -> tuple[int, str]:
@@ -105,7 +93,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, recorder: RunRecorder,
         "resumed_from_step": recorder.resumed_from,
         "diverged": system.diverged_at is not None,
         "diverged_at_step": system.diverged_at,
-        "device": _device_name(system.device),
+        "device": device_name(system.device),
         "torch_version": torch.__version__,
         "git_commit": git_commit(),
         "code_dir": str(Path(__file__).resolve().parents[1]),  # a snapshot's path for queued cluster runs

@@ -65,21 +65,54 @@ class Mlp(nn.Module):
 
 
 class KVCache:
-    """Keys and values per layer for incremental decoding; a sliding-window layer keeps only its window."""
+    """Keys and values per layer for incremental decoding, in preallocated buffers.
+
+    A step writes its keys and values in place; a full buffer is replaced by one twice the size of what
+    it must keep, so decoding copies O(1) entries per token (amortised) instead of the whole cache, as a
+    `torch.cat` per token would, which would make decode speed a property of this class rather than of
+    the number of K/V heads. A sliding-window layer keeps only its last `window` entries.
+    """
 
     def __init__(self) -> None:
-        self.layers: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}  # layer → (k, v, positions)
+        self.buffers: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}  # layer → (k, v, positions)
+        self.used: dict[int, int] = {}  # layer → filled slots
+        self.windows: dict[int, int | None] = {}
         self.length = 0  # tokens seen so far
 
     def extend(self, layer: int, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor, window: int | None):
-        if layer in self.layers:
-            old_k, old_v, old_pos = self.layers[layer]
-            k, v, pos = torch.cat([old_k, k], 2), torch.cat([old_v, v], 2), torch.cat([old_pos, pos])
-        if window is not None:
-            self.layers[layer] = (k[:, :, -window:], v[:, :, -window:], pos[-window:])
-        else:
-            self.layers[layer] = (k, v, pos)
-        return k, v, pos
+        """Append (B, h, T, hd) keys and values at `pos` (T,); return every key, value and position a query
+        of this step may attend to (for a windowed layer: its last window, then the step's own)."""
+        new = k.size(2)
+        self.windows[layer] = window
+        if layer not in self.buffers or self.used[layer] + new > self.buffers[layer][0].size(2):
+            self._reserve(layer, k, v, pos, new)
+        buf_k, buf_v, buf_pos = self.buffers[layer]
+        used, end = self.used[layer], self.used[layer] + new
+        buf_k[:, :, used:end], buf_v[:, :, used:end], buf_pos[used:end] = k, v, pos
+        self.used[layer] = end
+        start = 0 if window is None else max(0, used - window)
+        return buf_k[:, :, start:end], buf_v[:, :, start:end], buf_pos[start:end]
+
+    def _reserve(self, layer: int, k: torch.Tensor, v: torch.Tensor, pos: torch.Tensor, new: int) -> None:
+        old, window = self.buffers.get(layer), self.windows[layer]
+        used = self.used.get(layer, 0)
+        keep = used if window is None else min(used, window)  # what a later query can still see
+        size = 2 * (keep + new)
+        b, h, _, d = k.shape
+        fresh = k.new_empty(b, h, size, d), v.new_empty(b, v.size(1), size, v.size(3)), pos.new_empty(size)
+        if old is not None:
+            fresh[0][:, :, :keep], fresh[1][:, :, :keep] = old[0][:, :, used - keep : used], old[1][:, :, used - keep : used]
+            fresh[2][:keep] = old[2][used - keep : used]
+        self.buffers[layer], self.used[layer] = fresh, keep
+
+    def held(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer, the keys and values a later token can still attend to: the real cache footprint."""
+        out = []
+        for layer, (k, v, _) in self.buffers.items():
+            used, window = self.used[layer], self.windows[layer]
+            start = 0 if window is None else max(0, used - window)
+            out.append((k[:, :, start:used], v[:, :, start:used]))
+        return out
 
 
 class Attention(nn.Module):

@@ -56,6 +56,9 @@ ALL = "gated_vs_nongated, mqa_vs_gqa, norm_position, qk_norm_vs_softcap, rmsnorm
      (["run", "rmsnorm_vs_layernorm", "--seeds", "0"], "--seeds and --parallel must be at least 1"),
         (["report", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
         (["report", "rmsnorm_vs_layernorm"], "no finished runs of rmsnorm_vs_layernorm"),
+        (["profile", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
+        (["decode-bench", "mqa_vs_gqa", "--batch-sizes", "8,x"], "--batch-sizes takes comma-separated whole numbers"),
+        (["decode-bench", "mqa_vs_gqa", "--contexts", "16", "--new-tokens", "16"], "--new-tokens must lie between 1"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_submitted(args, message, tmp_path):
@@ -116,3 +119,17 @@ def test_report_all_writes_the_verdict_table(smoke_results):
     assert "smoke, lr 0.001, 2 seeds" in ours and "[report](reports/rmsnorm_vs_layernorm/table.md)" in ours
     assert "1.821 vs 1.838" in ours and any(v in ours for v in ("reproduced", "inconclusive", "contradicted"))
     assert sum("not run yet" in row for row in rows) == 5
+
+
+def test_benchmarks_write_their_tables_beside_the_report(tmp_path):
+    common = ["--preset", "smoke", "--threads", "1", "--results-dir", str(tmp_path)]
+    profile = ablate("profile", "rmsnorm_vs_layernorm", *common)
+    decode = ablate("decode-bench", "mqa_vs_gqa", "--batch-sizes", "1,2", "--contexts", "16,24", "--new-tokens", "4",
+                    "--repeats", "1", *common)
+    assert profile.returncode == 0 and decode.returncode == 0, profile.stderr + decode.stderr
+    reports = tmp_path / "reports"
+    profiled = (reports / "rmsnorm_vs_layernorm" / "op_profile.md").read_text()
+    assert "1 threads" in profiled and "| normalisation |" in profiled
+    rows = [line for line in (reports / "mqa_vs_gqa" / "decode.md").read_text().splitlines() if line.startswith("| m")]
+    assert len(rows) == 2 * 2 * 2  # mha and mqa rows × 2 batch sizes × 2 contexts
+    assert (reports / "mqa_vs_gqa" / "decode.png").read_bytes()[:4] == b"\x89PNG"

@@ -84,8 +84,20 @@ def test_kv_cache_size_follows_kv_heads_and_window():
     assert kv_cache_bytes(local, 100) == 2 * 4 * 8 * 2 * (4 + 100)
     model, cache = Transformer(local).eval(), KVCache()
     model(torch.randint(0, 256, (1, 12)), cache)
-    held = sum(k.numel() + v.numel() for k, v, _ in cache.layers.values()) * 2
+    held = sum(k.numel() + v.numel() for k, v in cache.held()) * 2
     assert held == kv_cache_bytes(local, 12)
+
+
+def test_kv_cache_appends_in_place_reallocating_only_logarithmically_often():
+    model = Transformer(small(pos="rope", context=256, sliding_window=8, layer_pattern=("local", "global"))).eval()
+    cache, buffers = KVCache(), []
+    with torch.no_grad():
+        for token in torch.randint(0, 256, (1, 200)).T:
+            model(token[:, None], cache)
+            buffers.append(tuple(k.data_ptr() for k, _, _ in cache.buffers.values()))
+            assert [k.size(2) for k, _ in cache.held()] == [min(8, cache.length), cache.length]
+    global_layer = {ptrs[1] for ptrs in buffers}
+    assert len(global_layer) <= math.ceil(math.log2(200)) + 1  # doubling: O(log n) copies of the cache, not n
 
 
 def test_generation_matches_step_by_step_argmax_of_the_full_forward():

@@ -1,0 +1,99 @@
+"""`ablate profile` and `ablate decode-bench`: speed measurements that need no training runs, written beside
+an ablation's report (results/reports/NAME/) with the device they were measured on."""
+
+from __future__ import annotations
+
+import argparse
+
+DTYPES = ("float32", "bfloat16")
+
+
+class BenchUsageError(ValueError):
+    """Bad benchmark input; the CLI reports it as one line with exit code 2."""
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise BenchUsageError(f"{flag} takes comma-separated whole numbers, got {text!r}") from None
+    if min(values) < 1:
+        raise BenchUsageError(f"{flag} values must be at least 1, got {text!r}")
+    return values
+
+
+def _setup(args: argparse.Namespace):
+    """(ablation, preset, device, out_dir) with torch's threads set; every check before any measurement."""
+    import torch
+
+    from ablations.registry import UnknownName, get_ablation, get_preset
+
+    try:
+        ablation, preset = get_ablation(args.name), get_preset(args.preset)
+    except UnknownName as error:
+        raise BenchUsageError(str(error)) from None
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BenchUsageError("--device cuda: no CUDA device is visible; use --device cpu")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise BenchUsageError("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
+    return ablation, preset, device, args.results_dir / "reports" / ablation.name
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from ablations.op_profile import write_operator_profile
+
+    ablation, preset, device, out = _setup(args)
+    print(f"profiling {', '.join(ablation.variants)} on {device} ({args.preset} preset)…", flush=True)
+    paths = write_operator_profile(ablation, preset, out, device)
+    print(paths[0].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_decode_bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from ablations.decode_bench import write_decode_report
+
+    batch_sizes, contexts = _ints(args.batch_sizes, "--batch-sizes"), _ints(args.contexts, "--contexts")
+    if args.new_tokens < 1 or args.new_tokens >= min(contexts) or args.repeats < 1:
+        raise BenchUsageError("--new-tokens must lie between 1 and the smallest context minus 1; --repeats at least 1")
+    ablation, _, device, out = _setup(args)
+    dtype = getattr(torch, args.dtype or ("bfloat16" if device == "cuda" else "float32"))
+    print(f"decoding {len(ablation.variants)} variants × {len(batch_sizes)} batch sizes × {len(contexts)} contexts "
+          f"on {device}…", flush=True)
+    paths = write_decode_report(ablation, args.preset, out, batch_sizes, contexts, args.new_tokens, device, args.repeats, dtype)
+    print(paths[0].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def add_bench_commands(commands, results_dir_type) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("name", help="ablation name (see `ablate list`)")
+    common.add_argument("--preset", default="tiny", metavar="NAME", help="model shape to measure (default: tiny)")
+    common.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when visible, else cpu")
+    common.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; CPU timings "
+                        "depend on it and on other load, and the report records it)")
+    common.add_argument("--results-dir", type=results_dir_type, default=results_dir_type(None), metavar="DIR",
+                        help="reports go to DIR/reports/NAME/ (default: $ABLATE_RESULTS or ./results)")
+    profile = commands.add_parser(
+        "profile", parents=[common], help="share of FLOPs vs share of runtime per operator class (Ivanov et al. 2021)",
+        description="Profiles a few training steps of every variant with torch.profiler and writes op_profile.md, "
+        ".csv and .png: per operator class (contraction, normalisation, softmax, element-wise), its share of the "
+        "step's FLOPs and of its runtime.")
+    profile.set_defaults(func=cmd_profile)
+    decode = commands.add_parser(
+        "decode-bench", parents=[common], help="decoded tokens/s through the KV cache per variant, batch size and context",
+        description="Prefills a random prompt, then times single-token decoding through the KV cache for every "
+        "variant at each batch size and context; writes decode.md, .csv and .png with the KV-cache size of each.")
+    decode.add_argument("--batch-sizes", default="1,8,32", metavar="B,B", help="default: 1,8,32")
+    decode.add_argument("--contexts", default="256,1024", metavar="T,T", help="prompt + decoded tokens (default: 256,1024)")
+    decode.add_argument("--new-tokens", type=int, default=32, metavar="N", help="tokens decoded and timed (default: 32)")
+    decode.add_argument("--repeats", type=int, default=5, metavar="N", help="timed repeats after one warm-up; the "
+                        "median is reported (default: 5)")
+    decode.add_argument("--dtype", choices=DTYPES, help="default: bfloat16 on cuda, float32 on cpu")
+    decode.set_defaults(func=cmd_decode_bench)
