@@ -29,6 +29,7 @@ from ablations.storage import runs_root  # noqa: E402
 
 _METRIC_LABELS = {"final_val_loss": "final val loss (nats/byte)", "tokens_per_s": "tokens/s", "step_time_s": "step time (s)"}
 _PLOTS = (("loss", plot_losses), ("grad_norm", plot_grad_norm), ("layer_grad_norms", plot_layer_grad_norms))
+_BENCHMARKS = ("op_profile.md", "decode.md")  # written by `ablate profile` and `ablate decode-bench`
 _DIGITS = {"final_val_loss": 3, "tokens_per_s": 0, "step_time_s": 4}
 
 
@@ -150,6 +151,9 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     if unfinished := sum(not (c.parent / "summary.json").exists() for c in root.glob("*/config.json")):
         header += (f"\n\n{unfinished} run(s) have no results yet (queued, running, interrupted, failed or cancelled): "
                    f"`ablate status {ablation.name}` shows which, with the log of each failure.")
+    benchmarks = [f"[{name}]({name})" for name in _BENCHMARKS if (out / name).exists()]
+    if benchmarks:
+        header += "\n\nSpeed measurements beside this report: " + ", ".join(benchmarks) + "."
     (out / "table.md").write_text("\n\n".join([header, *sections]) + "\n")
     table.to_csv(out / "table.csv", index=False)
     return [out / "table.md", out / "table.csv", *written]
@@ -199,6 +203,10 @@ def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
         "paired by seed, with 95% CIs; the verdict rule is in the top-level README.",
         markdown_table(["claim", "paper", "our effect [95% CI]", "verdict", "preset, LR, seeds", "corpus", "details"], rows),
     ])
+    benchmarks = [f"[{a.name}: {name.removesuffix('.md').replace('_', ' ')}](reports/{a.name}/{name})"
+                  for a in ablations for name in _BENCHMARKS if (Path(results_dir) / "reports" / a.name / name).exists()]
+    if benchmarks:
+        text += "\n\nSpeed measurements (no training runs; each names its device): " + ", ".join(benchmarks) + "."
     path = Path(results_dir) / "README.md"
     path.write_text(text + "\n")
     return path

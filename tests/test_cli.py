@@ -5,6 +5,7 @@ from conftest import SHAKESPEARE, ablate
 
 from ablations import cli
 from ablations.registry import all_ablations
+from ablations.report import write_overview
 from ablations.spec import Ablation
 
 
@@ -133,3 +134,5 @@ def test_benchmarks_write_their_tables_beside_the_report(tmp_path):
     rows = [line for line in (reports / "mqa_vs_gqa" / "decode.md").read_text().splitlines() if line.startswith("| m")]
     assert len(rows) == 2 * 2 * 2  # mha and mqa rows × 2 batch sizes × 2 contexts
     assert (reports / "mqa_vs_gqa" / "decode.png").read_bytes()[:4] == b"\x89PNG"
+    overview = write_overview(list(all_ablations().values()), tmp_path).read_text()
+    assert "(reports/mqa_vs_gqa/decode.md)" in overview and "(reports/rmsnorm_vs_layernorm/op_profile.md)" in overview
