@@ -7,7 +7,7 @@ from pathlib import Path
 
 import submitit
 
-from ablations.storage import runs_root
+from ablations.storage import being_trained, runs_root
 
 # sacct states → ours (submitit reads them through sacct, so accounting must be on)
 _SLURM_STATES = {
@@ -36,8 +36,8 @@ def job_state(run_dir: Path) -> str:
     record = _job(run_dir)
     if record is None:
         return "not started"
-    if record["executor"] != "slurm":  # a local job that is not finished was stopped with its parent
-        return "interrupted"
+    if record["executor"] != "slurm":  # a local job: training now (its lock is held), or stopped with its parent
+        return "running" if being_trained(run_dir) else "interrupted"
     state = _slurm_job(record).state.split()[0].rstrip("+")
     return _SLURM_STATES.get(state, "unknown" if state == "UNKNOWN" else "failed")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -21,3 +23,24 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def write_json(path: Path, payload: dict) -> None:
     atomic_write(path, json.dumps(payload, indent=2).encode())
+
+
+@contextmanager
+def exclusive(run_dir: Path):
+    """One process per run: a second `ablate run` on the same results would interleave its metrics."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"run {run_dir.name} is being trained by another process") from None
+        yield
+
+
+def being_trained(run_dir: Path) -> bool:
+    """Whether some process on this machine holds the run's lock right now."""
+    try:
+        with exclusive(run_dir):
+            return False
+    except RuntimeError:
+        return True

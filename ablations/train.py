@@ -3,7 +3,6 @@ checkpoint, and write a summary whose presence marks the run finished."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -14,7 +13,6 @@ import subprocess
 import time
 import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from ablations.data import TokenDataModule
 from ablations.device import device_name
 from ablations.recorder import RunRecorder, read_metrics, write_history
 from ablations.run_spec import RunSpec
-from ablations.storage import write_json
+from ablations.storage import exclusive, write_json
 from ablations.system import LanguageModelSystem
 from models import kv_cache_bytes, non_embedding_params, total_params, training_flops_per_token
 
@@ -111,18 +109,6 @@ def _cluster_layout() -> dict:
     if tasks * nodes > 1:
         layout["strategy"] = "ddp"
     return layout
-
-
-@contextmanager
-def exclusive(run_dir: Path):
-    """One process per run: a second `ablate run` on the same results would interleave its metrics."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / ".lock").open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"run {run_dir.name} is being trained by another process") from None
-        yield
 
 
 def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:

@@ -1,9 +1,13 @@
+import json
+import subprocess
+import sys
 from dataclasses import replace
 
 from conftest import make_spec
 
 from ablations.corpus import Corpus
 from ablations.dispatch import dispatch
+from ablations.status import job_state
 
 
 def test_a_failing_job_is_reported_with_its_log_and_the_others_still_run(corpus, tmp_path):
@@ -18,3 +22,25 @@ def test_a_failing_job_is_reported_with_its_log_and_the_others_still_run(corpus,
     assert "No such file" in open(progress.failed[0]).read()
     assert lines[-1] == "1/2 done · 0 running · 1 failed"
     assert (good.run_dir / "summary.json").exists() and not (bad.run_dir / "summary.json").exists()
+
+
+def test_a_local_run_reads_running_while_a_process_holds_its_lock_and_interrupted_after(tmp_path):
+    run_dir = tmp_path / "runs" / "a" / "r1"
+    run_dir.mkdir(parents=True)
+    (run_dir / "job.json").write_text(json.dumps({"executor": "local", "job_id": "1"}))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"  # another process, as a concurrent `ablate run` would be
+    assert job_state(run_dir) == "running"
+    holder.terminate()
+    holder.wait()
+    assert job_state(run_dir) == "interrupted"
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from ablations.storage import exclusive
+with exclusive(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
