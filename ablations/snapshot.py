@@ -4,11 +4,27 @@ so editing the working tree after submitting changes nothing that is already que
 from __future__ import annotations
 
 import shutil
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 import ablations
 import models
+
+COMMIT_FILE = Path(ablations.__file__).resolve().parent / "COMMIT"  # only in a snapshot
+
+
+def git_commit() -> str:
+    """The project's commit, with "-dirty" when the working tree differs from it. A snapshot answers with
+    the commit it was taken from: asking git there would name whatever the checkout holds when the job runs."""
+    if COMMIT_FILE.exists():
+        return COMMIT_FILE.read_text().strip()
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=COMMIT_FILE.parent,
+                             capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
 def snapshot_code(parent: Path) -> Path:
@@ -16,6 +32,7 @@ def snapshot_code(parent: Path) -> Path:
     for package in (models, ablations):
         source = Path(package.__file__).resolve().parent
         shutil.copytree(source, root / source.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (root / "ablations" / COMMIT_FILE.name).write_text(git_commit() + "\n")
     return root
 
 

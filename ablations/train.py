@@ -9,7 +9,6 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import time
 import warnings
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from ablations.data import TokenDataModule
 from ablations.device import device_name
 from ablations.recorder import RunRecorder, read_metrics, write_history
 from ablations.run_spec import RunSpec
+from ablations.snapshot import git_commit
 from ablations.storage import exclusive, write_json
 from ablations.system import LanguageModelSystem
 from models import kv_cache_bytes, non_embedding_params, total_params, training_flops_per_token
@@ -44,16 +44,6 @@ def count_loss_spikes(losses: list[float], window: int = SPIKE_WINDOW, sigmas: f
         if losses[i] > mean + sigmas * statistics.pstdev(previous, mean):
             spikes += 1
     return spikes
-
-
-def git_commit() -> str:
-    """The project's commit, with "-dirty" when the working tree differs from it."""
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=10)
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
 def _peak_memory(device: torch.device) -> tuple[int, str]:

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -7,6 +8,7 @@ from conftest import make_spec
 
 from ablations.corpus import Corpus
 from ablations.dispatch import dispatch
+from ablations.snapshot import git_commit, snapshot_code
 from ablations.status import job_state
 
 
@@ -44,3 +46,10 @@ with exclusive(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(60)
 """
+
+
+def test_code_in_a_snapshot_reports_the_commit_it_was_taken_from(tmp_path):
+    root = snapshot_code(tmp_path / "_snapshots")
+    in_snapshot = subprocess.run([sys.executable, "-c", "from ablations.snapshot import git_commit; print(git_commit())"],
+                                 cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
+    assert in_snapshot.stdout.strip() == git_commit() != "" and in_snapshot.returncode == 0

@@ -14,6 +14,7 @@ from conftest import REPO, ablate, make_spec
 from ablations.dispatch import SlurmPlan, dispatch, slurm_executor
 from ablations.profiles import load_profile
 from ablations.recorder import read_metrics
+from ablations.snapshot import git_commit
 from ablations.train import train
 
 GOLDEN = Path(__file__).parent / "golden" / "gpu_profile.sbatch"
@@ -82,6 +83,7 @@ def test_ablation_goes_out_as_one_array_runs_frozen_code_and_reports(tmp_path):
     snapshot = Path(summaries[0]["code_dir"])
     assert snapshot.parent == root / "_snapshots" and {s["code_dir"] for s in summaries} == {str(snapshot)}
     assert (snapshot / "ablations" / "train.py").read_text() == (REPO / "ablations" / "train.py").read_text()
+    assert {s["git_commit"] for s in summaries} == {git_commit()}  # the commit submitted, not the one checked out later
     assert [row[5] for row in status_rows(tmp_path)] == ["finished"] * 4
     report = ablate("report", "rmsnorm_vs_layernorm", "--results-dir", str(tmp_path))
     assert report.returncode == 0 and "| rmsnorm | 2 | 0 |" in report.stdout
