@@ -90,10 +90,14 @@ def compare(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def judged(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows that carry a verdict (none when no row of the table does)."""
+    return table.dropna(subset=["verdict"]) if "verdict" in table else table.iloc[0:0]
+
+
 def claim_verdicts(table: pd.DataFrame) -> dict[tuple[str, ...], str]:
     """(preset, corpus_label, design) → verdict on the whole claim."""
-    judged = table.dropna(subset=["verdict"]) if "verdict" in table else table.iloc[0:0]
-    return {key: overall_verdict(list(g["verdict"])) for key, g in judged.groupby(GROUP)}
+    return {key: overall_verdict(list(g["verdict"])) for key, g in judged(table).groupby(GROUP)}
 
 
 SWEEP_GROUP = ["preset", "corpus_label", "design"]  # GROUP without the LR: a sweep spans LRs

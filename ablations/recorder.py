@@ -31,7 +31,7 @@ def read_metrics(path: Path) -> list[dict]:
 
 def _window_mean(rows: list[dict]) -> dict:
     """One row standing for a window of train rows: the mean of each number (list entries element-wise),
-    stamped with the window's last step and the sum of its step times."""
+    stamped with the window's last step."""
     out = dict(rows[-1])
     for key, value in out.items():
         if key == "step":

@@ -18,6 +18,7 @@ from ablations.analysis import (  # noqa: E402
     capped_loss,
     claim_verdicts,
     compare,
+    judged,
     load_history,
     load_runs,
     lr_sensitivity,
@@ -58,8 +59,8 @@ def _differences(ablation: Ablation, table: pd.DataFrame) -> str:
     for row in table[table["variant"] != ablation.baseline].itertuples():
         digits = _DIGITS[row.metric]
         ci = "–" if math.isnan(row.diff_low) else f"[{row.diff_low:+.{digits}f}, {row.diff_high:+.{digits}f}]"
-        judged = isinstance(getattr(row, "verdict", None), str)
-        claim = [row.expected, row.paper, f"**{row.verdict}**"] if judged else ["", "", ""]
+        has_verdict = isinstance(getattr(row, "verdict", None), str)
+        claim = [row.expected, row.paper, f"**{row.verdict}**"] if has_verdict else ["", "", ""]
         detectable = "–" if math.isnan(row.detectable) else f"{row.detectable:.{digits}f}"
         rows.append([row.variant, _METRIC_LABELS[row.metric], _signed(row.diff_mean, digits), ci, detectable,
                      str(int(row.pairs)), *claim])
@@ -81,6 +82,10 @@ def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, verdic
     ])
 
 
+def _figure_path(out: Path, *parts: str) -> Path:
+    return out / re.sub(r"[^A-Za-z0-9._]+", "-", "-".join(parts) + ".png")
+
+
 def _lr_list(lrs: list[float]) -> str:
     return ", ".join(f"{lr:g}" for lr in lrs)
 
@@ -94,7 +99,7 @@ def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[
     finished = runs[~runs["superseded"]].assign(capped=lambda frame: capped_loss(frame))
     for key, part in table.groupby(SWEEP_GROUP, sort=True):
         preset, corpus, design = key
-        path = out / re.sub(r"[^A-Za-z0-9._]+", "-", f"{preset}-{corpus}-{design}-lr-sweep.png")
+        path = _figure_path(out, preset, corpus, design, "lr-sweep")
         sweep = finished[(finished[SWEEP_GROUP] == pd.Series(key, index=SWEEP_GROUP)).all(axis=1)]
         plt.close(plot_lr_sweep(sweep, path, title=f"{ablation.name} · {preset} · {corpus}"))
         written.append(path)
@@ -104,8 +109,8 @@ def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[
             if diff and not math.isnan(row.diff_low):
                 diff += f" [{row.diff_low:+.3f}, {row.diff_high:+.3f}]"
             name = f"{row.variant} (baseline)" if row.variant == ablation.baseline else row.variant
-            judged = f"**{row.verdict}**" if isinstance(getattr(row, "verdict", None), str) else ""
-            rows.append([name, str(row.seeds), _pm(row.mean, row.ci_low, row.ci_high, 3), diff, judged])
+            verdict = f"**{row.verdict}**" if isinstance(getattr(row, "verdict", None), str) else ""
+            rows.append([name, str(row.seeds), _pm(row.mean, row.ci_low, row.ci_high, 3), diff, verdict])
         sections.append("\n\n".join([
             f"## LR sweep · preset `{preset}` · corpus `{corpus}` · lr {_lr_list(part['lrs'].iloc[0])} · design `{design}`",
             "LR sensitivity (Wortsman et al. 2023): per seed, the mean over the sweep of final val loss − the best "
@@ -117,7 +122,7 @@ def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[
 
 
 def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
-    """Write table.md, table.csv and two figures per comparison group; return the paths written."""
+    """Write table.md, table.csv, the figures of each comparison group and of each LR sweep; return the paths."""
     runs = load_runs(results_dir, ablation.name)
     if runs.empty:
         where = runs_root(results_dir, ablation.name)
@@ -133,7 +138,7 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
         preset, corpus, design, lr = key
         figures = []
         for name, plot in _PLOTS if key in histories else ():
-            path = out / re.sub(r"[^A-Za-z0-9._]+", "-", f"{preset}-{corpus}-{design}-lr{lr:g}-{name}.png")
+            path = _figure_path(out, preset, corpus, design, f"lr{lr:g}", name)
             history = histories[key]
             title = f"{ablation.name} · {preset} · {corpus} · lr {lr:g}"
             plt.close(plot(history[~history["superseded"]], path, title=title))
@@ -160,9 +165,8 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
 
 
 def _effects(part: pd.DataFrame) -> tuple[str, str]:
-    judged = part.dropna(subset=["verdict"]) if "verdict" in part else part.iloc[0:0]
     effects, papers = [], []
-    for row in judged.itertuples():
+    for row in judged(part).itertuples():
         digits = _DIGITS[row.metric]
         ci = "" if math.isnan(row.diff_low) else f" [{row.diff_low:+.{digits}f}, {row.diff_high:+.{digits}f}]"
         effects.append(f"{_METRIC_LABELS[row.metric]}: {_signed(row.diff_mean, digits)}{ci} → {row.verdict}")
@@ -188,8 +192,7 @@ def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
             link = f"[report](reports/{ablation.name}/table.md)"
             rows.append([f"**{ablation.name}**: {ablation.claim} ({ablation.treatment} vs {ablation.baseline})",
                          paper, effect, f"**{verdict}**", f"{preset}, lr {lr:g}, {seeds} seeds", corpus, link])
-        sensitivity = lr_sensitivity(runs, ablation)
-        for row in (sensitivity.dropna(subset=["verdict"]) if "verdict" in sensitivity else sensitivity.iloc[0:0]).itertuples():
+        for row in judged(lr_sensitivity(runs, ablation)).itertuples():
             ci = "" if math.isnan(row.diff_low) else f" [{row.diff_low:+.3f}, {row.diff_high:+.3f}]"
             rows.append([f"**{ablation.name}**: lower LR sensitivity ({ablation.treatment} vs {ablation.baseline})",
                          row.paper, f"LR sensitivity: {_signed(row.diff_mean, 3)}{ci} → {row.verdict}", f"**{row.verdict}**",
