@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from ablations.recorder import read_metrics, thin_history
+from ablations.metrics import METRICS, PER_RUN
+from ablations.run_record import RunRecord
 from ablations.spec import Ablation, Expectation
 from ablations.stats import Interval, mean_ci, overall_verdict, paired_difference_ci, verdict
-from ablations.storage import runs_root
 
-SPEED_METRICS = ("tokens_per_s", "step_time_s")
-TABLE_METRICS = ("final_val_loss", "tokens_per_s", "step_time_s")
 # Runs are compared only within one preset, corpus, shared design (base config + training) and LR.
 GROUP = ["preset", "corpus_label", "design", "lr"]
 
 
 def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:
-    """One row per finished run: its summary. When a variant's definition changed, the older runs of
-    the same (design, variant, seed) are flagged `superseded` and left out of comparisons."""
-    rows = [json.loads(p.read_text()) for p in sorted(runs_root(results_dir, ablation).glob("*/summary.json"))]
-    frame = pd.DataFrame(rows)
+    """One row per finished run: its summary, each registered metric as the number tables show and claims
+    test (a per-layer metric's maximum; its list stays in `<name>_per_layer`). When a variant's definition
+    changed, the older runs of the same (design, variant, seed) are flagged `superseded` and left out of
+    comparisons."""
+    frame = pd.DataFrame([record.read_summary() for record in RunRecord.done(results_dir, ablation)])
     if not frame.empty:
+        for metric in PER_RUN:
+            raw = frame[metric.name] if metric.name in frame else pd.Series(None, index=frame.index, dtype=object)
+            if metric.per_layer:
+                frame[f"{metric.name}_per_layer"] = raw
+            frame[metric.name] = raw.map(metric.value).astype(float)
         frame["lr"] = frame["train"].map(lambda train: train["lr"])
         frame = frame.sort_values("finished_at", ignore_index=True)
         frame["superseded"] = frame.duplicated([*GROUP, "variant", "seed"], keep="last")
@@ -37,9 +40,7 @@ def load_history(results_dir: str | Path, ablation: str, runs: pd.DataFrame | No
     runs = load_runs(results_dir, ablation) if runs is None else runs
     frames = []
     for run in runs.itertuples():
-        run_dir = runs_root(results_dir, ablation) / run.run_id
-        # Runs finished before history.jsonl existed: thin their full record on the fly.
-        rows = pd.DataFrame(read_metrics(run_dir / "history.jsonl") or thin_history(read_metrics(run_dir / "metrics.jsonl")))
+        rows = pd.DataFrame(RunRecord.at(results_dir, ablation, run.run_id).read_history())
         tags = dict(run_id=run.run_id, variant=run.variant, seed=run.seed, superseded=run.superseded)
         frames.append(rows.assign(**tags, **{key: getattr(run, key) for key in GROUP}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -51,7 +52,7 @@ def _speed_comparable(group: pd.DataFrame) -> bool:
 
 
 def _judge(expectation: Expectation, diff: Interval, group: pd.DataFrame, ablation: Ablation) -> str:
-    if expectation.metric in SPEED_METRICS:
+    if METRICS[expectation.metric].device_dependent:
         return verdict(expectation, diff) if _speed_comparable(group) else "inconclusive"
     # A seed on which only the treatment diverged counts against a loss claim; the pairs cannot show it.
     diverged = group[group["diverged"]].groupby("variant")["seed"].agg(set)
@@ -61,10 +62,12 @@ def _judge(expectation: Expectation, diff: Interval, group: pd.DataFrame, ablati
 
 
 def compare(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
-    """Tidy table: one row per (group, variant, metric) with the mean over finished seeds and its CI,
-    and for non-baseline variants the paired difference to the baseline with its CI and, where the
-    claim names the metric, the verdict. Diverged runs are counted, never averaged."""
+    """Tidy table: one row per (group, variant, registered per-run metric) with the mean over finished seeds
+    and its CI, and for non-baseline variants the paired difference to the baseline with its CI and, where
+    the claim names the metric, the verdict. Diverged runs are counted, never averaged."""
     expected = {e.metric: e for e in ablation.expectations}
+    absent = [m.name for m in PER_RUN if m.name not in runs]  # summaries written before a metric was registered
+    runs = runs.assign(**dict.fromkeys(absent, math.nan))
     rows = []
     for key, group in runs[~runs["superseded"]].groupby(GROUP, sort=True):
         ok = group[~group["diverged"]]
@@ -74,12 +77,13 @@ def compare(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
             seeds = sorted(set(mine.index) & set(baseline.index))
             counts = dict(runs=int((group["variant"] == variant).sum()),
                           diverged=int(group.loc[group["variant"] == variant, "diverged"].sum()))
-            for metric in TABLE_METRICS:
-                level = mean_ci(mine[metric])
+            for metric in (m.name for m in PER_RUN):
+                level = mean_ci(mine[metric].dropna())
                 row = dict(zip(GROUP, key), variant=variant, metric=metric, **counts,
                            mean=level.mean, ci_low=level.low, ci_high=level.high)
                 if variant != ablation.baseline:
-                    diff = paired_difference_ci(mine.loc[seeds, metric], baseline.loc[seeds, metric])
+                    both = pd.concat([mine.loc[seeds, metric], baseline.loc[seeds, metric]], axis=1).dropna()
+                    diff = paired_difference_ci(both.iloc[:, 0], both.iloc[:, 1])
                     # Half the CI's width: the smallest effect this many seeds could tell from zero.
                     row.update(diff_mean=diff.mean, diff_low=diff.low, diff_high=diff.high, pairs=diff.n,
                                detectable=(diff.high - diff.low) / 2)

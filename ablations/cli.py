@@ -8,12 +8,13 @@ import signal
 import sys
 from pathlib import Path
 
+from ablations.catalogue import all_ablations, check_variants, get_ablation
 from ablations.cli_bench import BenchUsageError, add_bench_commands
 from ablations.corpus import CorpusError, default_corpus_name, load_corpus
-from ablations.registry import UnknownName, all_ablations, check_variants, get_ablation, get_preset
+from ablations.names import UnknownName
+from ablations.presets import PRESETS, get_preset
+from ablations.run_record import ablation_dir, logs_dir
 from ablations.run_spec import RunSpec, design_hash
-from ablations.spec import PRESETS
-from ablations.storage import runs_root
 
 USAGE_ERROR = 2
 EXECUTORS = ("local", "debug", "slurm")  # submitit executors
@@ -116,8 +117,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     slurm = _slurm_plan(args) if args.executor == "slurm" else None
     from ablations.dispatch import dispatch  # imports Lightning (seconds): only once the input is valid
 
-    root = runs_root(specs[0].results_dir, args.name)
-    progress = dispatch(specs, args.executor, args.parallel, root / "_logs", force=args.force, slurm=slurm)
+    root = ablation_dir(specs[0].results_dir, args.name)
+    progress = dispatch(specs, args.executor, args.parallel, logs_dir(specs[0].results_dir, args.name), force=args.force,
+                        slurm=slurm)
     if slurm is not None and not slurm.wait:
         print(f"follow with: ablate status {args.name}; stop with: ablate cancel {args.name}")
     else:

@@ -26,7 +26,9 @@ def _setup(args: argparse.Namespace):
     """(ablation, preset, device, out_dir) with torch's threads set; every check before any measurement."""
     import torch
 
-    from ablations.registry import UnknownName, get_ablation, get_preset
+    from ablations.catalogue import get_ablation
+    from ablations.names import UnknownName
+    from ablations.presets import get_preset
 
     try:
         ablation, preset = get_ablation(args.name), get_preset(args.preset)

@@ -23,8 +23,8 @@ import torch
 
 from ablations.device import device_name
 from ablations.markdown import markdown_table
-from ablations.registry import get_preset
-from ablations.spec import Ablation, Preset
+from ablations.presets import Preset, get_preset
+from ablations.spec import Ablation
 from models import ModelConfig, Transformer, kv_cache_bytes
 from models.layers import KVCache
 
@@ -90,7 +90,7 @@ def decode_table(ablation: Ablation, preset: Preset, batch_sizes: Sequence[int],
         for context in contexts:
             for variant, config in configs.items():
                 speed = decode_tokens_per_s(config, batch_size, context, new_tokens, device, repeats, dtype)
-                rows.append(dict(variant=variant, n_kv_heads=config.kv_heads, batch_size=batch_size, context=context,
+                rows.append(dict(variant=variant, n_kv_heads=config.effective_n_kv_heads, batch_size=batch_size, context=context,
                                  kv_cache_bytes=batch_size * kv_cache_bytes(config, context, value_bytes),
                                  tokens_per_s=speed))
     frame = pd.DataFrame(rows)

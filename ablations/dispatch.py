@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -12,10 +11,9 @@ from typing import Callable
 import submitit
 
 from ablations.profiles import Profile, submitit_parameters
+from ablations.run_record import snapshots_dir
 from ablations.run_spec import RunSpec
 from ablations.snapshot import job_setup_lines, snapshot_code
-from ablations.status import job_state
-from ablations.storage import write_json
 from ablations.train import TrainJob
 
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local default (2 min) would kill real runs
@@ -89,18 +87,17 @@ def pending_runs(specs: list[RunSpec], force: bool) -> tuple[list[RunSpec], int]
     todo = []
     for spec in specs:
         if force:
-            shutil.rmtree(spec.run_dir, ignore_errors=True)
-        if not (spec.run_dir / "summary.json").exists():
+            spec.record.discard()
+        if not spec.record.is_done:
             todo.append(spec)
     return todo, len(specs) - len(todo)
 
 
 def _record(spec: RunSpec, kind: str, job: submitit.Job) -> None:
     """Which job carries this run, so `ablate status` and `ablate cancel` can find it later."""
-    spec.run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(spec.run_dir / "config.json", spec.describe())
-    write_json(spec.run_dir / "job.json", {"executor": kind, "job_id": str(job.job_id), "folder": str(job.paths.folder),
-                                           "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)})
+    spec.record.register(spec.describe())
+    spec.record.write_job({"executor": kind, "job_id": str(job.job_id), "folder": str(job.paths.folder),
+                           "stdout": str(job.paths.stdout), "stderr": str(job.paths.stderr)})
 
 
 def slurm_executor(plan: SlurmPlan, log_dir: Path, snapshot: Path, name: str) -> submitit.AutoExecutor:
@@ -113,7 +110,7 @@ def slurm_executor(plan: SlurmPlan, log_dir: Path, snapshot: Path, name: str) ->
 
 def _submit_array(todo: list[RunSpec], plan: SlurmPlan, log_dir: Path, say) -> list[submitit.Job]:
     """Every run as one task of one SLURM job array, running the code as it is now."""
-    snapshot = snapshot_code(log_dir.parent / "_snapshots")
+    snapshot = snapshot_code(snapshots_dir(todo[0].results_dir, todo[0].ablation))
     executor = slurm_executor(plan, log_dir, snapshot, name=f"ablate-{todo[0].ablation}")
     with executor.batch():
         jobs = [executor.submit(TrainJob(spec)) for spec in todo]
@@ -133,7 +130,7 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
     if skipped:
         say(f"{skipped} run(s) already finished: skipped (--force reruns them)")
     if kind == "slurm":
-        queued = [spec for spec in todo if job_state(spec.run_dir) in ("queued", "running")]
+        queued = [spec for spec in todo if spec.record.state() in ("queued", "running")]
         if queued:
             say(f"{len(queued)} run(s) already queued or running on the cluster: not submitted again")
         todo = [spec for spec in todo if spec not in queued]

@@ -19,7 +19,8 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 
 from ablations.device import device_name
 from ablations.markdown import markdown_table
-from ablations.spec import PRESETS, Ablation, Preset
+from ablations.presets import Preset
+from ablations.spec import Ablation
 from models import ModelConfig, Transformer
 
 CLASSES = ("tensor contraction", "normalisation", "softmax", "element-wise", "other")
@@ -190,10 +191,6 @@ def plot_operator_shares(frames: dict[str, pd.DataFrame], path: Path | None = No
     return fig
 
 
-def _preset_name(preset: Preset) -> str:
-    return next((name for name, known in PRESETS.items() if known == preset), "custom")
-
-
 def _markdown(frames: dict[str, pd.DataFrame], header_line: str) -> str:
     header = ["operator class", *(f"{v} {m}" for v in frames for m in ("% FLOPs", "% runtime")),
               "Ivanov BERT % FLOPs", "Ivanov BERT % runtime"]
@@ -227,7 +224,7 @@ def write_operator_profile(ablation: Ablation, preset: Preset, out_dir: Path, de
     title = f"{ablation.name}: share of FLOPs vs runtime per operator class"
     plt.close(plot_operator_shares(frames, png_path, title))
     header_line = (f"# {title}\n\nDevice: {device_name(torch.device(device))}; torch {torch.__version__}; preset "
-                   f"`{_preset_name(preset)}`; batch {batch} × context {context}; {REPEATS} profiled training steps "
+                   f"`{preset.name}`; batch {batch} × context {context}; {REPEATS} profiled training steps "
                    f"(forward, cross-entropy, backward) after warm-up.")
     md_path.write_text(_markdown(frames, header_line))
     return [md_path, csv_path, png_path]

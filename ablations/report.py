@@ -24,14 +24,15 @@ from ablations.analysis import (  # noqa: E402
     lr_sensitivity,
 )
 from ablations.markdown import markdown_table  # noqa: E402
+from ablations.metrics import METRICS, PER_RUN, Metric  # noqa: E402
 from ablations.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
+from ablations.run_record import RunRecord, ablation_dir  # noqa: E402
 from ablations.spec import Ablation  # noqa: E402
-from ablations.storage import runs_root  # noqa: E402
 
-_METRIC_LABELS = {"final_val_loss": "final val loss (nats/byte)", "tokens_per_s": "tokens/s", "step_time_s": "step time (s)"}
 _PLOTS = (("loss", plot_losses), ("grad_norm", plot_grad_norm), ("layer_grad_norms", plot_layer_grad_norms))
 _BENCHMARKS = ("op_profile.md", "decode.md")  # written by `ablate profile` and `ablate decode-bench`
-_DIGITS = {"final_val_loss": 3, "tokens_per_s": 0, "step_time_s": 4}
+_SENSITIVITY = METRICS["lr_sensitivity"]
+_TABLES = {"loss and stability": ("loss", "stability"), "speed, memory and size": ("speed", "size")}
 
 
 def _pm(mean: float, low: float, high: float, digits: int) -> str:
@@ -44,26 +45,48 @@ def _signed(value: float, digits: int) -> str:
     return "–" if math.isnan(value) else f"{value:+.{digits}f}"
 
 
-def _levels(ablation: Ablation, table: pd.DataFrame) -> str:
-    rows = []
+def _ci(low: float, high: float, digits: int) -> str:
+    return "–" if math.isnan(low) else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def _name(ablation: Ablation, variant: str) -> str:
+    return f"{variant} (baseline)" if variant == ablation.baseline else variant
+
+
+def _metrics(kinds: tuple[str, ...]) -> list[Metric]:
+    return [metric for metric in PER_RUN if metric.kind in kinds]
+
+
+def _levels(ablation: Ablation, table: pd.DataFrame, kinds: tuple[str, ...]) -> str:
+    """Per variant and registered metric: mean ± CI half-width over finished seeds."""
+    metrics, rows = _metrics(kinds), []
     for variant, part in table.groupby("variant", sort=False):
         by_metric = part.set_index("metric")
-        name = f"{variant} (baseline)" if variant == ablation.baseline else variant
-        cells = [_pm(*by_metric.loc[m, ["mean", "ci_low", "ci_high"]], _DIGITS[m]) for m in _METRIC_LABELS]
-        rows.append([name, str(part["runs"].iloc[0]), str(part["diverged"].iloc[0]), *cells])
-    return markdown_table(["variant", "runs", "diverged", *_METRIC_LABELS.values()], rows)
+        cells = [_pm(*by_metric.loc[m.name, ["mean", "ci_low", "ci_high"]], m.digits) for m in metrics]
+        rows.append([_name(ablation, variant), str(part["runs"].iloc[0]), str(part["diverged"].iloc[0]), *cells])
+    return markdown_table(["variant", "runs", "diverged", *(m.heading for m in metrics)], rows)
 
 
-def _differences(ablation: Ablation, table: pd.DataFrame) -> str:
+def _differences(ablation: Ablation, table: pd.DataFrame, kinds: tuple[str, ...]) -> str:
+    """Per non-baseline variant and registered metric: the paired difference to the baseline with its CI."""
+    metrics, rows = _metrics(kinds), []
+    for variant, part in table[table["variant"] != ablation.baseline].groupby("variant", sort=False):
+        by_metric = part.set_index("metric")
+        cells = [f"{_signed(r.diff_mean, m.digits)} {_ci(r.diff_low, r.diff_high, m.digits)}".replace(" –", "")
+                 for m in metrics for r in [by_metric.loc[m.name]]]
+        rows.append([variant, str(int(part["pairs"].iloc[0])), *cells])
+    return markdown_table(["variant", "pairs", *(m.heading for m in metrics)], rows)
+
+
+def _claims(table: pd.DataFrame) -> str:
+    """One row per claimed (variant, metric): the difference, its CI, the detectable effect and the verdict."""
     rows = []
-    for row in table[table["variant"] != ablation.baseline].itertuples():
-        digits = _DIGITS[row.metric]
-        ci = "–" if math.isnan(row.diff_low) else f"[{row.diff_low:+.{digits}f}, {row.diff_high:+.{digits}f}]"
-        has_verdict = isinstance(getattr(row, "verdict", None), str)
-        claim = [row.expected, row.paper, f"**{row.verdict}**"] if has_verdict else ["", "", ""]
-        detectable = "–" if math.isnan(row.detectable) else f"{row.detectable:.{digits}f}"
-        rows.append([row.variant, _METRIC_LABELS[row.metric], _signed(row.diff_mean, digits), ci, detectable,
-                     str(int(row.pairs)), *claim])
+    for row in judged(table).itertuples():
+        metric = METRICS[row.metric]
+        detectable = "–" if math.isnan(row.detectable) else metric.format(row.detectable)
+        rows.append([row.variant, metric.heading, _signed(row.diff_mean, metric.digits),
+                     _ci(row.diff_low, row.diff_high, metric.digits), detectable, str(int(row.pairs)), row.expected,
+                     row.paper, f"**{row.verdict}**"])
     header = ["variant", "metric", "difference", "95% CI", "detectable ≥", "pairs", "expected", "paper", "verdict"]
     return markdown_table(header, rows)
 
@@ -75,9 +98,11 @@ def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, verdic
         f"## preset `{table['preset'].iloc[0]}` · corpus `{table['corpus_label'].iloc[0]}` · lr {table['lr'].iloc[0]:g} "
         f"· design `{table['design'].iloc[0]}`",
         f"Device: {devices}. Runs timed at concurrency {concurrency}. Verdict on the claim: **{verdict}**.",
-        _levels(ablation, table),
-        f"Paired by seed, variant − {ablation.baseline}, mean and 95% CI (paired t):",
-        _differences(ablation, table),
+        _claims(table),
+        *(f"{title.capitalize()}: mean ± 95% CI half-width over seeds.\n\n{_levels(ablation, table, kinds)}"
+          for title, kinds in _TABLES.items()),
+        f"Paired by seed, variant − {ablation.baseline}, mean [95% CI] (paired t):",
+        *(_differences(ablation, table, kinds) for kinds in _TABLES.values()),
         " ".join(f"![{f}]({f})" for f in figures),
     ])
 
@@ -103,19 +128,19 @@ def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[
         sweep = finished[(finished[SWEEP_GROUP] == pd.Series(key, index=SWEEP_GROUP)).all(axis=1)]
         plt.close(plot_lr_sweep(sweep, path, title=f"{ablation.name} · {preset} · {corpus}"))
         written.append(path)
-        rows = []
+        rows, digits = [], _SENSITIVITY.digits
         for row in part.itertuples():
-            diff = "" if row.variant == ablation.baseline else _signed(row.diff_mean, 3)
+            diff = "" if row.variant == ablation.baseline else _signed(row.diff_mean, digits)
             if diff and not math.isnan(row.diff_low):
-                diff += f" [{row.diff_low:+.3f}, {row.diff_high:+.3f}]"
-            name = f"{row.variant} (baseline)" if row.variant == ablation.baseline else row.variant
+                diff += " " + _ci(row.diff_low, row.diff_high, digits)
             verdict = f"**{row.verdict}**" if isinstance(getattr(row, "verdict", None), str) else ""
-            rows.append([name, str(row.seeds), _pm(row.mean, row.ci_low, row.ci_high, 3), diff, verdict])
+            rows.append([_name(ablation, row.variant), str(row.seeds), _pm(row.mean, row.ci_low, row.ci_high, digits), diff,
+                         verdict])
         sections.append("\n\n".join([
             f"## LR sweep · preset `{preset}` · corpus `{corpus}` · lr {_lr_list(part['lrs'].iloc[0])} · design `{design}`",
             "LR sensitivity (Wortsman et al. 2023): per seed, the mean over the sweep of final val loss − the best "
             "of them, a diverged run scored as log(vocab); over seeds that finished every LR.",
-            markdown_table(["variant", "seeds", "LR sensitivity", f"− {ablation.baseline} [95% CI]", "verdict"], rows),
+            markdown_table(["variant", "seeds", _SENSITIVITY.heading, f"− {ablation.baseline} [95% CI]", "verdict"], rows),
             f"![{path.name}]({path.name})",
         ]))
     return sections, written
@@ -125,7 +150,7 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     """Write table.md, table.csv, the figures of each comparison group and of each LR sweep; return the paths."""
     runs = load_runs(results_dir, ablation.name)
     if runs.empty:
-        where = runs_root(results_dir, ablation.name)
+        where = ablation_dir(results_dir, ablation.name)
         raise FileNotFoundError(f"no finished runs of {ablation.name} under {where}; run `ablate run {ablation.name}` first")
     out = Path(results_dir) / "reports" / ablation.name
     out.mkdir(parents=True, exist_ok=True)
@@ -152,8 +177,7 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     header = f"# {ablation.name}\n\nClaim: {ablation.claim}. Source: {ablation.source}."
     if superseded:
         header += f"\n\n{superseded} run(s) of older variant definitions are superseded and left out."
-    root = runs_root(results_dir, ablation.name)
-    if unfinished := sum(not (c.parent / "summary.json").exists() for c in root.glob("*/config.json")):
+    if unfinished := sum(not record.is_done for record in RunRecord.every(results_dir, ablation.name)):
         header += (f"\n\n{unfinished} run(s) have no results yet (queued, running, interrupted, failed or cancelled): "
                    f"`ablate status {ablation.name}` shows which, with the log of each failure.")
     benchmarks = [f"[{name}]({name})" for name in _BENCHMARKS if (out / name).exists()]
@@ -167,9 +191,9 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
 def _effects(part: pd.DataFrame) -> tuple[str, str]:
     effects, papers = [], []
     for row in judged(part).itertuples():
-        digits = _DIGITS[row.metric]
-        ci = "" if math.isnan(row.diff_low) else f" [{row.diff_low:+.{digits}f}, {row.diff_high:+.{digits}f}]"
-        effects.append(f"{_METRIC_LABELS[row.metric]}: {_signed(row.diff_mean, digits)}{ci} → {row.verdict}")
+        metric = METRICS[row.metric]
+        ci = "" if math.isnan(row.diff_low) else " " + _ci(row.diff_low, row.diff_high, metric.digits)
+        effects.append(f"{metric.heading}: {_signed(row.diff_mean, metric.digits)}{ci} → {row.verdict}")
         papers.append(row.paper)
     return "<br>".join(effects), "<br>".join(papers)
 
@@ -193,9 +217,11 @@ def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
             rows.append([f"**{ablation.name}**: {ablation.claim} ({ablation.treatment} vs {ablation.baseline})",
                          paper, effect, f"**{verdict}**", f"{preset}, lr {lr:g}, {seeds} seeds", corpus, link])
         for row in judged(lr_sensitivity(runs, ablation)).itertuples():
-            ci = "" if math.isnan(row.diff_low) else f" [{row.diff_low:+.3f}, {row.diff_high:+.3f}]"
+            digits = _SENSITIVITY.digits
+            ci = "" if math.isnan(row.diff_low) else " " + _ci(row.diff_low, row.diff_high, digits)
             rows.append([f"**{ablation.name}**: lower LR sensitivity ({ablation.treatment} vs {ablation.baseline})",
-                         row.paper, f"LR sensitivity: {_signed(row.diff_mean, 3)}{ci} → {row.verdict}", f"**{row.verdict}**",
+                         row.paper, f"{_SENSITIVITY.label}: {_signed(row.diff_mean, digits)}{ci} → {row.verdict}",
+                         f"**{row.verdict}**",
                          f"{row.preset}, lr {_lr_list(row.lrs)}, {row.seeds} seeds", row.corpus_label,
                          f"[report](reports/{ablation.name}/table.md)"])
     text = "\n\n".join([

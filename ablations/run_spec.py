@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ablations.corpus import Corpus
-from ablations.spec import TrainConfig
-from ablations.storage import runs_root
+from ablations.run_record import RunRecord
+from ablations.train_config import TrainConfig
 from models import ModelConfig
 
 
@@ -30,6 +30,7 @@ class RunSpec:
     results_dir: str
     design: str = ""  # hash of what every variant shares (preset, base, training); reports compare within one
     concurrency: int = 1  # runs sharing the machine while this one is timed; not part of its identity
+    log_every: int = 50  # steps between host reads of the per-step metrics (and at every evaluation); not identity
 
     @property
     def run_id(self) -> str:
@@ -38,8 +39,12 @@ class RunSpec:
         return design_hash(identity)
 
     @property
+    def record(self) -> RunRecord:
+        return RunRecord.at(self.results_dir, self.ablation, self.run_id)
+
+    @property
     def run_dir(self) -> Path:
-        return runs_root(self.results_dir, self.ablation) / self.run_id
+        return self.record.dir
 
     def describe(self) -> dict:
         return {

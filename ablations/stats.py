@@ -26,6 +26,8 @@ def mean_ci(values) -> Interval:
     values = np.asarray(values, dtype=float)
     if len(values) < 2:
         return Interval(float(values.mean()) if len(values) else math.nan, math.nan, math.nan, len(values))
+    if np.ptp(values) == 0:  # the same on every seed (a size from the config): known exactly, no t interval
+        return Interval(float(values[0]), float(values[0]), float(values[0]), len(values))
     ci = stats.ttest_1samp(values, 0.0).confidence_interval(CONFIDENCE)
     return Interval(float(values.mean()), float(ci.low), float(ci.high), len(values))
 
@@ -33,7 +35,7 @@ def mean_ci(values) -> Interval:
 def paired_difference_ci(treatment, baseline) -> Interval:
     """Mean of (treatment − baseline) over paired seeds, with a paired-t 95% interval."""
     treatment, baseline = np.asarray(treatment, dtype=float), np.asarray(baseline, dtype=float)
-    if len(treatment) < 2:
+    if len(treatment) < 2 or np.ptp(treatment - baseline) == 0:
         return mean_ci(treatment - baseline)
     ci = stats.ttest_rel(treatment, baseline).confidence_interval(CONFIDENCE)
     return Interval(float((treatment - baseline).mean()), float(ci.low), float(ci.high), len(treatment))

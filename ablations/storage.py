@@ -1,16 +1,10 @@
-"""Where runs live on disk, and the one way files are written there."""
+"""The one way files are written: a reader never sees half a file."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from contextlib import contextmanager
 from pathlib import Path
-
-
-def runs_root(results_dir: str | Path, ablation: str) -> Path:
-    return Path(results_dir) / "runs" / ablation
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -23,24 +17,3 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def write_json(path: Path, payload: dict) -> None:
     atomic_write(path, json.dumps(payload, indent=2).encode())
-
-
-@contextmanager
-def exclusive(run_dir: Path):
-    """One process per run: a second `ablate run` on the same results would interleave its metrics."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / ".lock").open("w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"run {run_dir.name} is being trained by another process") from None
-        yield
-
-
-def being_trained(run_dir: Path) -> bool:
-    """Whether some process on this machine holds the run's lock right now."""
-    try:
-        with exclusive(run_dir):
-            return False
-    except RuntimeError:
-        return True

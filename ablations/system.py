@@ -1,15 +1,21 @@
-"""The Lightning "system": loss, optimiser, schedule and gradient statistics around a plain model."""
+"""The Lightning "system": loss, optimiser, schedule and the metrics it logs around a plain model.
+
+Per-step values stay on the device and are read on the host once per logging interval: one transfer
+for every step since the last one, handed to Lightning's loggers step by step, so the record stays
+complete without a host sync per step. Evaluation metrics go through `self.log_dict`.
+"""
 
 from __future__ import annotations
 
 import math
+import time
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 from torch.nn.utils import get_total_norm
 
-from ablations.spec import TrainConfig
+from ablations.train_config import TrainConfig
 from models import ModelConfig, Transformer
 
 
@@ -21,31 +27,61 @@ def warmup_cosine(step: int, warmup: int, total: int, min_ratio: float) -> float
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+class StepClock:
+    """Wall time of each optimiser step: CUDA events on a GPU (read later, no sync now), else the host clock."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == "cuda"
+        self._start = None
+
+    def _now(self):
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            return event
+        return time.perf_counter()
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> tuple:
+        return self._start, self._now()
+
+    def seconds(self, spans: list[tuple]) -> list[float]:
+        if self.cuda:
+            spans[-1][1].synchronize()
+            return [start.elapsed_time(end) / 1e3 for start, end in spans]
+        return [end - start for start, end in spans]
+
+
 class LanguageModelSystem(L.LightningModule):
-    def __init__(self, model_config: ModelConfig, train_config: TrainConfig) -> None:
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, log_every: int = 50) -> None:
         super().__init__()
-        self.model_config, self.train_config = model_config, train_config
+        self.model_config, self.train_config, self.log_every = model_config, train_config, log_every
         self.model = Transformer(model_config)
         self.diverged_at: int | None = None
-        self.step_stats: dict[str, object] = {}  # read by RunRecorder after each step
-        self.val_losses: list[torch.Tensor] = []
-        self.val_probe: dict[str, object] = {}  # output log Z and per-layer max attention logit
+        self.pending: list[dict] = []  # this interval's steps: device tensors until the next flush
+        self.clock: StepClock | None = None
+        self.resumed_from = 0
 
-    def loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cross-entropy (nats/token) and the mean log-partition log Z of the output softmax."""
+    def on_train_start(self) -> None:
+        # Lightning has restored global_step from the checkpoint by now.
+        self.resumed_from = self.global_step
+        if self.resumed_from and self.trainer.is_global_zero:
+            print(f"resumed at step {self.resumed_from}/{self.trainer.max_steps}", flush=True)
+
+    def loss(self, batch: tuple[torch.Tensor, torch.Tensor], **kwargs):
+        """Cross-entropy (nats/token), the log-partition log Z of the output softmax (B, T), and, when
+        asked, the per-layer largest attention logit."""
         inputs, targets = batch
-        logits = self.model(inputs).float()  # (B, T, vocab)
-        log_z = logits.logsumexp(-1)  # (B, T)
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten()), log_z
+        out = self.model(inputs, **kwargs)
+        logits, *probe = out if isinstance(out, tuple) else (out,)
+        logits = logits.float()  # (B, T, vocab)
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten()), logits.logsumexp(-1), *probe
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, log_z = self.loss(batch)
-        if not torch.isfinite(loss):
-            # Returning None skips backward and the optimiser step; the run ends here, recorded as diverged.
-            self.diverged_at = self.global_step + 1
-            self.trainer.should_stop = True
-            return None
-        self.step_stats = {"loss": loss.detach(), "log_z": log_z.detach().mean()}
+        self.pending.append({"step": self.global_step + 1, "loss": loss.detach(), "log_z": log_z.detach().mean()})
         # z-loss (PaLM; Baichuan 2; OLMo 2): keeps log Z near 0 so the softmax stays well conditioned.
         return loss + self.model_config.z_loss * log_z.square().mean() if self.model_config.z_loss else loss
 
@@ -53,21 +89,58 @@ class LanguageModelSystem(L.LightningModule):
         # Lightning calls this before clipping, so these are the raw gradient norms.
         per_layer = [get_total_norm([p.grad for p in block.parameters() if p.grad is not None]) for block in self.model.blocks]
         total = get_total_norm([p.grad for p in self.parameters() if p.grad is not None])
-        self.step_stats.update(grad_norm=total, grad_norm_layer=torch.stack(per_layer), lr=optimizer.param_groups[0]["lr"])
+        self.pending[-1].update(grad_norm=total, grad_norm_layer=torch.stack(per_layer), lr=optimizer.param_groups[0]["lr"])
 
-    def on_validation_epoch_start(self) -> None:
-        self.val_losses = []
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        if self.clock is None:
+            self.clock = StepClock(self.device)
+        self.clock.start()
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        self.pending[-1]["span"] = self.clock.stop()
+        step = self.global_step
+        if step % self.log_every == 0 or step % self.train_config.eval_every == 0 or step >= self.train_config.steps:
+            self.flush()
+
+    def on_train_end(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Read the interval's per-step values in one transfer and log one row per step. A non-finite loss
+        ends the run there: its step is recorded as the divergence and no later row is written."""
+        pending, self.pending = [e for e in self.pending if "span" in e], []
+        if not pending or self.diverged_at is not None:
+            return
+        losses = self.trainer.strategy.reduce(torch.stack([e["loss"] for e in pending]), reduce_op="mean")  # DDP: whole batch
+        values = torch.cat([losses[:, None], torch.stack([torch.cat([e["log_z"][None], e["grad_norm"][None],
+                                                                     e["grad_norm_layer"]]) for e in pending])], 1).tolist()
+        seconds = self.clock.seconds([e["span"] for e in pending])
+        tokens = self.train_config.batch_size * self.model_config.context
+        for entry, (loss, log_z, grad_norm, *layers), step_time in zip(pending, values, seconds):
+            if not math.isfinite(loss):
+                self.diverged_at = entry["step"]
+                self.trainer.should_stop = True
+                return
+            row = {"loss": loss, "log_z": log_z, "lr": entry["lr"], "grad_norm": grad_norm, "step_time_s": step_time,
+                   "tokens_per_s": tokens / step_time, **{f"grad_norm_layer/{i}": g for i, g in enumerate(layers)}}
+            for logger in self.loggers:
+                logger.log_metrics({f"train/{k}": v for k, v in row.items()}, step=entry["step"])
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        attentions = [block.attn for block in self.model.blocks]
-        for attn in attentions:
-            attn.probe = batch_idx == 0  # stability probe on the first validation batch only
-        loss, log_z = self.loss(batch)
-        self.val_losses.append(loss)
-        if batch_idx == 0:
-            self.val_probe = {"log_z": log_z.mean().item(), "max_attn_logit": [attn.max_logit for attn in attentions]}
-            for attn in attentions:
-                attn.probe = False
+        if self.diverged_at is not None:  # Lightning validates once more when a run stops early
+            return
+        size = len(batch[0])
+        if batch_idx == 0:  # the stability probe: output log Z and per-layer max attention logit, first batch only
+            loss, log_z, max_logits = self.loss(batch, return_max_logits=True)
+            probe = {"val/log_z": log_z.mean(), **{f"val/max_attn_logit/{i}": m for i, m in enumerate(max_logits)}}
+            self.log_dict(probe, on_epoch=True, batch_size=size)
+        else:
+            loss, _ = self.loss(batch)
+        # Under DDP each rank scores a share of the batches; sync_dist averages them. Bytes: nats/token = nats/byte.
+        self.log_dict({"val/loss": loss, "val/bpb": loss / math.log(2)}, on_epoch=True, sync_dist=True, batch_size=size)
+        # Lightning's loggers take a metric named "step" as the x-axis; without it they would get the count of
+        # batches before this step's update, one less than the step our train rows carry.
+        self.log("step", float(self.global_step), on_epoch=True, batch_size=size)
 
     def configure_optimizers(self):
         cfg = self.train_config

@@ -3,12 +3,9 @@ checkpoint, and write a summary whose presence marks the run finished."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import resource
-import shutil
-import statistics
 import time
 import warnings
 from collections.abc import Sequence
@@ -23,27 +20,11 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ablations.data import TokenDataModule
 from ablations.device import device_name
-from ablations.recorder import RunRecorder, read_metrics, write_history
+from ablations.metrics import RunRows, summary_values
+from ablations.run_logger import RunRecordLogger, tensorboard_logger
 from ablations.run_spec import RunSpec
 from ablations.snapshot import git_commit
-from ablations.storage import exclusive, write_json
 from ablations.system import LanguageModelSystem
-from models import kv_cache_bytes, non_embedding_params, total_params, training_flops_per_token
-
-TIMING_SKIP_FRACTION = 0.1  # steps excluded from speed medians: allocator and kernel warm-up
-SPIKE_WINDOW, SPIKE_SIGMAS = 50, 6.0  # a spike: loss above the mean of the previous 50 steps by 6 std
-
-
-def count_loss_spikes(losses: list[float], window: int = SPIKE_WINDOW, sigmas: float = SPIKE_SIGMAS) -> int:
-    """Steps whose loss exceeds the rolling mean of the previous `window` steps by `sigmas` standard
-    deviations, in the spirit of OLMo-core's stability monitor."""
-    spikes = 0
-    for i in range(window, len(losses)):
-        previous = losses[i - window : i]
-        mean = statistics.fmean(previous)
-        if losses[i] > mean + sigmas * statistics.pstdev(previous, mean):
-            spikes += 1
-    return spikes
 
 
 def _peak_memory(device: torch.device) -> tuple[int, str]:
@@ -52,33 +33,19 @@ def _peak_memory(device: torch.device) -> tuple[int, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process_max_rss"
 
 
-def summarise(spec: RunSpec, system: LanguageModelSystem, recorder: RunRecorder, wall_time: float) -> dict:
-    rows = read_metrics(spec.run_dir / "metrics.jsonl")
-    train = [r for r in rows if r["split"] == "train"]
-    val = [r for r in rows if r["split"] == "val"]
-    timed = [r for r in train if r["step"] > TIMING_SKIP_FRACTION * spec.train.steps] or train
+def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> dict:
+    """The run's description, every registered metric, and how and where it was measured."""
+    rows = RunRows.of(spec.record.read_rows(), spec.train.steps, diverged=system.diverged_at is not None)
     peak, peak_kind = _peak_memory(system.device)
     return {
         **spec.describe(),
-        "params": total_params(spec.model),
-        "non_embedding_params": non_embedding_params(spec.model),
-        "flops_per_token": training_flops_per_token(spec.model),
-        "kv_cache_bytes_at_context": kv_cache_bytes(spec.model, spec.model.context),  # bf16, one sequence
-        "steps_done": train[-1]["step"] if train else 0,
-        "final_val_loss": val[-1]["loss"] if val and system.diverged_at is None else None,
-        "best_val_loss": min(r["loss"] for r in val) if val else None,
-        "final_train_loss": train[-1]["loss"] if train else None,
-        "loss_spikes": count_loss_spikes([r["loss"] for r in train]),
-        "mean_log_z": statistics.fmean(r["log_z"] for r in timed) if timed else None,  # last 90% of steps
-        "max_attn_logit": val[-1].get("max_attn_logit") if val else None,  # per layer, at the last evaluation
-        "tokens_per_s": statistics.median(r["tokens_per_s"] for r in timed) if timed else None,
-        "step_time_s": statistics.median(r["step_time_s"] for r in timed) if timed else None,
+        **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak}),
+        "steps_done": rows.train[-1]["step"] if rows.train else 0,
         "concurrency": spec.concurrency,
-        "peak_memory_bytes": peak,
         "peak_memory_kind": peak_kind,
-        "train_time_s": sum(r["step_time_s"] for r in train),  # every attempt, each step counted once
+        "train_time_s": sum(r["step_time_s"] for r in rows.train),  # every attempt, each step counted once
         "wall_time_s": wall_time,  # this attempt, start-up included
-        "resumed_from_step": recorder.resumed_from,
+        "resumed_from_step": system.resumed_from,
         "diverged": system.diverged_at is not None,
         "diverged_at_step": system.diverged_at,
         "device": device_name(system.device),
@@ -106,34 +73,43 @@ def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
     if int(os.environ.get("SLURM_PROCID", "0")) > 0:  # a DDP peer: rank 0 keeps the files
         _fit(spec, extra_callbacks)
         return {}
-    with exclusive(spec.run_dir):
-        summary_path = spec.run_dir / "summary.json"
-        if not summary_path.exists():
+    record = spec.record
+    with record.exclusive():
+        if not record.is_done:
             summary = _fit(spec, extra_callbacks)
-            write_history(spec.run_dir)
-            write_json(summary_path, summary)  # last: a summary marks a finished run
-            shutil.rmtree(spec.run_dir / "checkpoints", ignore_errors=True)  # only unfinished runs keep one
-        return json.loads(summary_path.read_text())
+            record.write_history()
+            record.write_summary(summary)
+            record.drop_checkpoint()
+        return record.read_summary()
+
+
+def _checkpoint_step(checkpoint: Path) -> int | None:
+    """The step a checkpoint was saved at; mmap reads that without loading the weights."""
+    if not checkpoint.exists():
+        return None
+    return torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)["global_step"]
 
 
 def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     started = time.perf_counter()
-    run_dir = spec.run_dir
-    write_json(run_dir / "config.json", spec.describe())
-    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    record = spec.record
+    record.register(spec.describe())
+    resume_step = _checkpoint_step(record.checkpoint)
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # keep job logs to our progress lines
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning vs newer torch, harmless
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists")  # resuming is the point
-    warnings.filterwarnings("ignore", message="`training_step` returned `None`")  # how a diverged run stops
     L.seed_everything(spec.seed, verbose=False)  # same seed, same init wherever the variants' shapes agree
-    system = LanguageModelSystem(spec.model, spec.train)
+    system = LanguageModelSystem(spec.model, spec.train, log_every=spec.log_every)
     data = TokenDataModule(
         spec.corpus, spec.seed, spec.train.steps, spec.train.batch_size, spec.model.context, spec.train.eval_batches
     )
-    recorder = RunRecorder(run_dir / "metrics.jsonl", spec.train.batch_size * spec.model.context)
+    label = f"{spec.variant}_seed{spec.seed}_lr{spec.train.lr:g}"
+    loggers = [RunRecordLogger(record, spec.train.steps),
+               tensorboard_logger(record, label, purge_step=None if resume_step is None else resume_step + 1)]
     # Saved after each evaluation, so the checkpoint always includes that evaluation's row.
-    saver = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", save_top_k=1, enable_version_counter=False)
+    saver = ModelCheckpoint(dirpath=record.checkpoint_dir, filename=record.checkpoint.stem, save_top_k=1,
+                            enable_version_counter=False)
     trainer = L.Trainer(
         **_cluster_layout(),
         max_steps=spec.train.steps,
@@ -142,16 +118,17 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
         num_sanity_val_steps=0,
         gradient_clip_val=spec.train.grad_clip,
         precision="bf16-mixed" if torch.cuda.is_available() else "32-true",
-        logger=False,
-        callbacks=[recorder, saver, *extra_callbacks],
+        logger=loggers,
+        log_every_n_steps=spec.log_every,
+        callbacks=[saver, *extra_callbacks],
         enable_progress_bar=False,
         enable_model_summary=False,
-        default_root_dir=run_dir,
+        default_root_dir=record.dir,
     )
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    trainer.fit(system, datamodule=data, ckpt_path=checkpoint if checkpoint.exists() else None, weights_only=True)
-    return summarise(spec, system, recorder, time.perf_counter() - started)
+    trainer.fit(system, datamodule=data, ckpt_path=record.checkpoint if resume_step is not None else None, weights_only=True)
+    return summarise(spec, system, time.perf_counter() - started)
 
 
 class TrainJob(submitit.helpers.Checkpointable):

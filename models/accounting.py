@@ -13,22 +13,26 @@ def _norm(config: ModelConfig, dim: int, kind: NormKind | None = None) -> int:
     return dim * ((config.norm_scale != "none") + (kind == "layer" and config.norm_bias))
 
 
+def _widths(config: ModelConfig) -> tuple[int, int, int]:
+    """Output widths of the q projection, of the k (and of the v) projection, and of the MLP's input(s)."""
+    head_dim = config.effective_head_dim
+    return config.n_heads * head_dim, config.effective_n_kv_heads * head_dim, (2 if config.gated else 1) * config.effective_d_ff
+
+
 def _matrices(config: ModelConfig) -> int:
     """Weights of one block's matmuls: q, k, v, output, and the MLP's input(s) and output."""
-    q, kv, d = config.n_heads * config.dim_per_head, config.kv_heads * config.dim_per_head, config.d_model
-    mlp_in = (2 if config.gated else 1) * config.ffn_dim
-    return d * (q + 2 * kv) + q * d + d * mlp_in + config.ffn_dim * d
+    (q, kv, mlp_in), d = _widths(config), config.d_model
+    return d * (q + 2 * kv) + q * d + d * mlp_in + config.effective_d_ff * d
 
 
 def _block(config: ModelConfig) -> int:
-    q, kv, d = config.n_heads * config.dim_per_head, config.kv_heads * config.dim_per_head, config.d_model
-    mlp_in = (2 if config.gated else 1) * config.ffn_dim
+    (q, kv, mlp_in), d = _widths(config), config.d_model
     biases = (q + 2 * kv) * config.qkv_bias + (d + mlp_in + d) * config.linear_bias
     qk_norms = 0
     if config.qk_norm is not None:
         per_head = config.qk_norm_scope == "head"
-        qk_norms = _norm(config, config.dim_per_head if per_head else q, config.qk_norm)
-        qk_norms += _norm(config, config.dim_per_head if per_head else kv, config.qk_norm)
+        qk_norms = _norm(config, config.effective_head_dim if per_head else q, config.qk_norm)
+        qk_norms += _norm(config, config.effective_head_dim if per_head else kv, config.qk_norm)
     branches = 1 if config.block == "parallel" else 2
     norms = branches * _NORMS_PER_BRANCH[config.norm_position] * _norm(config, d)
     return _matrices(config) + biases + qk_norms + norms
@@ -54,12 +58,12 @@ def training_flops_per_token(config: ModelConfig) -> int:
     the forward), with attention scores over the full context as computed (PaLM appendix B; nanoGPT).
     N_matmul counts the weight matrices of every block and the output head."""
     matmul = config.n_layers * _matrices(config) + config.vocab_size * config.d_model
-    attention = 12 * config.n_layers * config.n_heads * config.dim_per_head * config.context
+    attention = 12 * config.n_layers * config.n_heads * config.effective_head_dim * config.context
     return 6 * matmul + attention
 
 
 def kv_cache_bytes(config: ModelConfig, tokens: int, bytes_per_value: int = 2) -> int:
     """Bytes of K and V held after `tokens` tokens: grouped heads and sliding windows shrink it."""
-    per_token_layer = 2 * config.kv_heads * config.dim_per_head * bytes_per_value
+    per_token_layer = 2 * config.effective_n_kv_heads * config.effective_head_dim * bytes_per_value
     kept = (min(tokens, config.sliding_window) if config.layer_kind(i) == "local" else tokens for i in range(config.n_layers))
     return per_token_layer * sum(kept)

@@ -89,7 +89,7 @@ class ModelConfig:
                 _positive_int(name, getattr(self, name))
         if self.head_dim is None and self.d_model % self.n_heads:
             raise ValueError(f"ModelConfig.n_heads={self.n_heads} must divide d_model={self.d_model} (or set head_dim)")
-        if self.n_heads % self.kv_heads:
+        if self.n_heads % self.effective_n_kv_heads:
             raise ValueError(f"ModelConfig.n_kv_heads={self.n_kv_heads} must divide n_heads={self.n_heads}")
         if not 0 < self.rotary_fraction <= 1 or self.rotary_dims % 2:
             raise ValueError(f"ModelConfig.rotary_fraction={self.rotary_fraction} must give an even dim count in (0, head_dim]")
@@ -105,20 +105,21 @@ class ModelConfig:
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"ModelConfig.{name}={getattr(self, name)} must lie in [0, 1)")
 
+    # effective_*: a size field with its None resolved; the field itself stays as set, so run ids do not change.
     @property
-    def kv_heads(self) -> int:
+    def effective_n_kv_heads(self) -> int:
         return self.n_kv_heads or self.n_heads
 
     @property
-    def dim_per_head(self) -> int:
+    def effective_head_dim(self) -> int:
         return self.head_dim or self.d_model // self.n_heads
 
     @property
     def rotary_dims(self) -> int:
-        return int(self.dim_per_head * self.rotary_fraction)
+        return int(self.effective_head_dim * self.rotary_fraction)
 
     @property
-    def ffn_dim(self) -> int:
+    def effective_d_ff(self) -> int:
         """Hidden width of the MLP: the explicit d_ff, else the lecture's rule of thumb."""
         if self.d_ff is not None:
             return self.d_ff

@@ -50,18 +50,19 @@ class Mlp(nn.Module):
     def __init__(self, config: ModelConfig, project_input: bool = True) -> None:
         super().__init__()
         self.act, self.gated = _ACTIVATIONS[config.activation], config.gated
-        self.in_features = (2 if config.gated else 1) * config.ffn_dim  # [gate; up] when gated
+        self.in_features = (2 if config.gated else 1) * config.effective_d_ff  # [gate; up] when gated
         self.w_in = nn.Linear(config.d_model, self.in_features, bias=config.linear_bias) if project_input else None
-        self.w_out = nn.Linear(config.ffn_dim, config.d_model, bias=config.linear_bias)
+        self.w_out = nn.Linear(config.effective_d_ff, config.d_model, bias=config.linear_bias)
 
-    def activate(self, h: torch.Tensor) -> torch.Tensor:
+    def activate_and_project(self, h: torch.Tensor) -> torch.Tensor:
+        """W_out · act(h), or gated W_out · (act(gate) ⊙ up): the MLP after its input projection."""
         if self.gated:
             gate, up = h.chunk(2, dim=-1)
             return self.w_out(self.act(gate) * up)
         return self.w_out(self.act(h))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.w_in(x))
+        return self.activate_and_project(self.w_in(x))
 
 
 class KVCache:
@@ -124,8 +125,9 @@ class Attention(nn.Module):
 
     def __init__(self, config: ModelConfig, layer: int, project_input: bool = True) -> None:
         super().__init__()
-        self.layer, self.n_heads, self.kv_heads, self.head_dim = layer, config.n_heads, config.kv_heads, config.dim_per_head
-        self.q_dim, self.kv_dim = self.n_heads * self.head_dim, self.kv_heads * self.head_dim
+        self.layer, self.n_heads, self.n_kv_heads = layer, config.n_heads, config.effective_n_kv_heads
+        self.head_dim = config.effective_head_dim
+        self.q_dim, self.kv_dim = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
         self.in_features = self.q_dim + 2 * self.kv_dim  # [q; k; v]
         self.qkv = nn.Linear(config.d_model, self.in_features, bias=config.qkv_bias) if project_input else None
         self.out = nn.Linear(self.q_dim, config.d_model, bias=config.linear_bias)
@@ -134,7 +136,6 @@ class Attention(nn.Module):
         self.window = config.sliding_window if config.layer_kind(layer) == "local" else None
         self.pos = config.layer_pos(layer)
         self.qk_scope = config.qk_norm_scope
-        self.probe, self.max_logit = False, None  # with probe set, the next forward records its largest logit
         if config.qk_norm is not None:
             per_head = config.qk_norm_scope == "head"
             self.q_norm = Norm(config.qk_norm, self.head_dim if per_head else self.q_dim, config)
@@ -152,17 +153,18 @@ class Attention(nn.Module):
         return x.view(b, t, n, self.head_dim).transpose(1, 2)  # (B, n, T, hd)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None,
-                t5: T5RelativeBias | None = None) -> torch.Tensor:
-        return self.attend(self.qkv(x), positions, cache, t5)
+                t5: T5RelativeBias | None = None, max_logits: list[torch.Tensor] | None = None) -> torch.Tensor:
+        return self.attend(self.qkv(x), positions, cache, t5, max_logits)
 
     def attend(self, qkv: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None,
-               t5: T5RelativeBias | None = None) -> torch.Tensor:
-        """qkv: (B, T, in_features) projected inputs; positions: (T,) absolute positions."""
+               t5: T5RelativeBias | None = None, max_logits: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """qkv: (B, T, in_features) projected inputs; positions: (T,) absolute positions.
+        Given a list, max_logits gets this layer's largest attention logit appended (see `_max_logit`)."""
         b, t, _ = qkv.shape
         q, k, v = qkv.split([self.q_dim, self.kv_dim, self.kv_dim], dim=-1)
         if self.q_norm is not None and self.qk_scope == "all":
             q, k = self.q_norm(q), self.k_norm(k)
-        q, k, v = self._heads(q, self.n_heads), self._heads(k, self.kv_heads), self._heads(v, self.kv_heads)
+        q, k, v = self._heads(q, self.n_heads), self._heads(k, self.n_kv_heads), self._heads(v, self.n_kv_heads)
         if self.q_norm is not None and self.qk_scope == "head":
             q, k = self.q_norm(q), self.k_norm(k)
         if self.pos == "rope":
@@ -170,14 +172,21 @@ class Attention(nn.Module):
         k_pos = positions
         if cache is not None:
             k, v, k_pos = cache.extend(self.layer, k, v, positions, self.window)
+        if max_logits is not None:
+            max_logits.append(self._max_logit(q, k, positions, k_pos))
         y = self._scores_to_values(q, k, v, positions, k_pos, t5)  # (B, nh, T, hd)
         return self.out(y.transpose(1, 2).reshape(b, t, self.q_dim))
 
-    def _mask(self, q_pos: torch.Tensor, k_pos: torch.Tensor, t5: T5RelativeBias | None) -> torch.Tensor | None:
-        """Additive (h, Tq, Tk) bias or boolean (Tq, Tk) mask; None when plain causal attention suffices."""
+    def _allowed(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        """(Tq, Tk) boolean: which keys each query may attend to (causal; within the window on a local layer)."""
         allowed = k_pos[None, :] <= q_pos[:, None]
         if self.window is not None:
             allowed &= q_pos[:, None] - k_pos[None, :] < self.window
+        return allowed
+
+    def _mask(self, q_pos: torch.Tensor, k_pos: torch.Tensor, t5: T5RelativeBias | None) -> torch.Tensor:
+        """Additive (h, Tq, Tk) bias, or the boolean (Tq, Tk) mask when there is no positional bias."""
+        allowed = self._allowed(q_pos, k_pos)
         bias = None
         if self.pos == "alibi":
             bias = alibi_bias(self.slopes, q_pos, k_pos)
@@ -187,33 +196,28 @@ class Attention(nn.Module):
             return allowed
         return bias.masked_fill(~allowed, float("-inf"))
 
-    def _record_max_logit(self, q, k, q_pos, k_pos) -> None:
+    def _logits(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """Explicit (B, nh, Tq, Tk) attention logits, soft-capped when configured (Gemma 2: cap·tanh(s/cap))."""
+        k = k.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)
+        scores = q @ k.transpose(-2, -1) * self.scale
+        return scores if self.softcap is None else self.softcap * torch.tanh(scores / self.softcap)
+
+    def _max_logit(self, q, k, q_pos, k_pos) -> torch.Tensor:
         """Largest pre-softmax logit a query gives an allowed key: grows before attention collapses
-        (Dehghani et al. 2023; Wortsman et al. 2023). Measured on demand, outside the fused kernel."""
-        group = self.n_heads // self.kv_heads
-        scores = q @ k.repeat_interleave(group, dim=1).transpose(-2, -1) * self.scale
-        if self.softcap is not None:
-            scores = self.softcap * torch.tanh(scores / self.softcap)
-        allowed = k_pos[None, :] <= q_pos[:, None]
-        if self.window is not None:
-            allowed &= q_pos[:, None] - k_pos[None, :] < self.window
-        self.max_logit = scores.masked_fill(~allowed, float("-inf")).amax().item()
+        (Dehghani et al. 2023; Wortsman et al. 2023). A 0-dim tensor, computed outside the fused kernel."""
+        return self._logits(q, k).masked_fill(~self._allowed(q_pos, k_pos), float("-inf")).amax()
 
     def _scores_to_values(self, q, k, v, q_pos, k_pos, t5) -> torch.Tensor:
-        if self.probe:
-            self._record_max_logit(q, k, q_pos, k_pos)
         plain = self.window is None and self.pos not in ("alibi", "t5") and len(q_pos) == len(k_pos)
         mask = None if plain else self._mask(q_pos, k_pos, t5)
         dropout = self.dropout if self.training else 0.0
         if self.softcap is None:
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=plain, dropout_p=dropout,
-                                                  scale=self.scale, enable_gqa=self.kv_heads != self.n_heads)
-        # Soft-capped logits (Gemma 2): cap·tanh(s/cap), then mask and softmax.
-        group = self.n_heads // self.kv_heads
-        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
-        scores = q @ k.transpose(-2, -1) * self.scale  # (B, nh, T, S)
-        scores = self.softcap * torch.tanh(scores / self.softcap)
+                                                  scale=self.scale, enable_gqa=self.n_kv_heads != self.n_heads)
+        # SDPA cannot soft-cap its logits: mask and softmax them explicitly.
+        scores = self._logits(q, k)  # (B, nh, T, S)
         if mask is None:
             mask = self._mask(q_pos, k_pos, t5)
         scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+        v = v.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)
         return F.dropout(scores.softmax(-1), dropout) @ v

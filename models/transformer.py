@@ -28,9 +28,13 @@ class Sublayer(nn.Module):
         self.norm_out = make_norm(config) if self.position in ("post", "double", "post_block") else None
         self.dropout = nn.Dropout(config.resid_dropout)
 
-    def forward(self, x: torch.Tensor, f) -> torch.Tensor:
+    def update(self, x: torch.Tensor, f) -> torch.Tensor:
+        """The branch's contribution before any output norm: f on the (normalised) input, then residual dropout."""
         h = f(self.norm_in(x)) if self.norm_in is not None else f(x)
-        h = self.dropout(h)
+        return self.dropout(h)
+
+    def forward(self, x: torch.Tensor, f) -> torch.Tensor:
+        h = self.update(x, f)
         if self.position == "post":
             return self.norm_out(x + h)
         return x + (self.norm_out(h) if self.norm_out is not None else h)
@@ -41,6 +45,8 @@ class Block(nn.Module):
     parallel:            x = x + attn(N(x)) + mlp(N(x))   one norm; q, k, v and the MLP input in one matmul
                          (GPT-J, PaLM, Falcon, Cohere)
     parallel_two_norms:  x = x + attn(N1(x)) + mlp(N2(x))  (GPT-NeoX / Pythia)
+
+    In every kind each branch's output passes residual dropout before it joins x.
     """
 
     def __init__(self, config: ModelConfig, layer: int) -> None:
@@ -60,19 +66,20 @@ class Block(nn.Module):
         qkv, mlp_in = self.in_proj(h).split([self.attn.in_features, self.mlp.in_features], dim=-1)
         qkv = qkv + self.qkv_bias if self.qkv_bias is not None else qkv
         mlp_in = mlp_in + self.mlp_bias if self.mlp_bias is not None else mlp_in
-        return attend(qkv) + self.mlp.activate(mlp_in)
+        return attend(qkv) + self.mlp.activate_and_project(mlp_in)
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache | None, t5) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, cache: KVCache | None, t5,
+                max_logits: list[torch.Tensor] | None = None) -> torch.Tensor:
         def attend(qkv):
-            return self.attn.attend(qkv, positions, cache, t5)
+            return self.attn.attend(qkv, positions, cache, t5, max_logits)
 
         def attention(h):
-            return self.attn(h, positions, cache, t5)
+            return self.attn(h, positions, cache, t5, max_logits)
 
         if self.kind == "parallel":
             return self.branch(x, lambda h: self._fused(h, attend))
         if self.kind == "parallel_two_norms":
-            return x + attention(self.attn_branch.norm_in(x)) + self.mlp(self.mlp_branch.norm_in(x))
+            return x + self.attn_branch.update(x, attention) + self.mlp_branch.update(x, self.mlp)
         x = self.attn_branch(x, attention)
         return self.mlp_branch(x, self.mlp)
 
@@ -117,13 +124,19 @@ class Transformer(nn.Module):
             x = x + self.sinusoids[positions].to(x.dtype)
         return self.embed_norm(x) if self.embed_norm is not None else x
 
-    def forward(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """Token ids (B, T) → next-token logits (B, T, vocab). With a cache, idx continues the cached tokens."""
+    def forward(self, idx: torch.Tensor, cache: KVCache | None = None, *,
+                return_max_logits: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Token ids (B, T) → next-token logits (B, T, vocab). With a cache, idx continues the cached tokens.
+
+        return_max_logits: also return each layer's largest attention logit, (n_layers,) on the model's device,
+        a stability probe; it costs one explicit score matrix per layer beside the fused kernel.
+        """
         start = cache.length if cache is not None else 0
         positions = torch.arange(start, start + idx.size(1), device=idx.device)
+        max_logits = [] if return_max_logits else None
         x = self.embed(idx, positions)
         for block in self.blocks:
-            x = block(x, positions, cache, self.t5)
+            x = block(x, positions, cache, self.t5, max_logits)
         if cache is not None:
             cache.length += idx.size(1)
         if self.final_norm is not None:
@@ -131,7 +144,7 @@ class Transformer(nn.Module):
         logits = self.head(x) * self.config.logit_scale
         if self.config.output_softcap is not None:
             logits = self.config.output_softcap * torch.tanh(logits / self.config.output_softcap)
-        return logits
+        return (logits, torch.stack(max_logits).float()) if return_max_logits else logits
 
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, new_tokens: int) -> torch.Tensor:

@@ -23,8 +23,8 @@ class Architecture:
     def tiny(self) -> ModelConfig:
         """Same choices, test-sized: 4 query heads of 16 dims, the real K/V-head ratio where it divides."""
         c = self.config
-        kv = max(1, 4 * c.kv_heads // c.n_heads)
-        d_ff = 16 * max(1, round(c.ffn_dim / c.d_model * 4))  # the same d_ff/d_model at d_model 64
+        kv = max(1, 4 * c.effective_n_kv_heads // c.n_heads)
+        d_ff = 16 * max(1, round(c.effective_d_ff / c.d_model * 4))  # the same d_ff/d_model at d_model 64
         window = 8 if c.sliding_window else None
         return c.replace(vocab_size=256, context=64, d_model=64, n_heads=4, n_kv_heads=kv if 4 % kv == 0 else 4,
                          head_dim=16, d_ff=d_ff, n_layers=len(c.layer_pattern) * 2, sliding_window=window)
@@ -110,8 +110,8 @@ def spreadsheet_rows() -> list[list[str]]:
         act = {"ReLU": "ReGLU", "GeLU": "GeGLU", "SiLU": "SwiGLU"}.get(act, act + "-GLU") if c.gated else act
         norm = ("RMSNorm" if c.norm == "rms" else "LayerNorm") + (" (1+w)" if c.norm_scale == "offset" else "")
         rows.append([f"{a.name} {a.size}", f"{norm}, {c.norm_position.replace('_', '-')}", act, c.block.replace("_", " "),
-                     _positions(c), f"{c.kv_heads}/{c.n_heads}", f"{c.ffn_dim / c.d_model:.2f}",
-                     f"{c.dim_per_head * c.n_heads / c.d_model:.2f}", f"{c.d_model / c.n_layers:.0f}", f"{c.vocab_size:,}",
+                     _positions(c), f"{c.effective_n_kv_heads}/{c.n_heads}", f"{c.effective_d_ff / c.d_model:.2f}",
+                     f"{c.effective_head_dim * c.n_heads / c.d_model:.2f}", f"{c.d_model / c.n_layers:.0f}", f"{c.vocab_size:,}",
                      _stability(c)])
     return rows
 

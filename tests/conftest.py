@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from ablations.corpus import load_corpus
-from ablations.spec import TrainConfig
-from ablations.train import RunSpec
+from ablations.run_spec import RunSpec
+from ablations.train_config import TrainConfig
 from models import ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,13 +37,14 @@ def corpus():
     return load_corpus("shakespeare" if SHAKESPEARE.exists() else "stdlib", context=64)
 
 
-def make_spec(corpus, results_dir, *, steps=30, eval_every=10, lr=3e-3, grad_clip=1.0, seed=0, variant="v", **model):
+def make_spec(corpus, results_dir, *, steps=30, eval_every=10, lr=3e-3, grad_clip=1.0, seed=0, variant="v", log_every=50,
+              **model):
     """A RunSpec for a 2-layer, 32-wide model: a few seconds of training on CPU."""
     config = ModelConfig(**{"d_model": 32, "n_layers": 2, "n_heads": 2, "context": 32, **model})
     train = TrainConfig(steps=steps, batch_size=4, lr=lr, warmup_steps=5, eval_every=eval_every, eval_batches=2,
                         grad_clip=grad_clip)
     return RunSpec(ablation="test", variant=variant, preset="test", seed=seed, model=config, train=train, corpus=corpus,
-                   results_dir=str(results_dir), design="d")
+                   results_dir=str(results_dir), design="d", log_every=log_every)
 
 
 def ablate(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

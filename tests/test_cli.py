@@ -4,8 +4,9 @@ import pytest
 from conftest import SHAKESPEARE, ablate
 
 from ablations import cli
-from ablations.registry import all_ablations
+from ablations.catalogue import all_ablations
 from ablations.report import write_overview
+from ablations.run_record import RunRecord
 from ablations.spec import Ablation
 
 
@@ -40,7 +41,7 @@ def test_rerun_skips_finished_runs(smoke_results):
     assert before == {p: p.stat().st_mtime_ns for p in (smoke_results / "runs").rglob("summary.json")}
 
 
-ALL = "gated_vs_nongated, mqa_vs_gqa, norm_position, qk_norm_vs_softcap, rmsnorm_vs_layernorm, serial_vs_parallel"
+ALL = ", ".join(all_ablations())  # discovered, in name order
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_debug_executor_runs_in_process(tmp_path):
         ]
     )
     assert code == 0
-    (summary,) = [json.loads(p.read_text()) for p in (tmp_path / "runs" / "rmsnorm_vs_layernorm").glob("*/summary.json")]
+    (summary,) = [record.read_summary() for record in RunRecord.done(tmp_path, "rmsnorm_vs_layernorm")]
     assert summary["corpus"] == "stdlib" and summary["variant"] == "rmsnorm" and not summary["diverged"]
 
 
@@ -115,11 +116,11 @@ def test_report_all_writes_the_verdict_table(smoke_results):
     assert out.returncode == 0, out.stderr
     overview = (smoke_results / "README.md").read_text()
     rows = [line for line in overview.splitlines() if line.startswith("| **")]
-    assert len(rows) == 6  # one per ablation: the five without runs say so
+    assert len(rows) == len(all_ablations())  # one per ablation: those without runs say so
     (ours,) = [row for row in rows if "rmsnorm_vs_layernorm" in row]
     assert "smoke, lr 0.001, 2 seeds" in ours and "[report](reports/rmsnorm_vs_layernorm/table.md)" in ours
     assert "1.821 vs 1.838" in ours and any(v in ours for v in ("reproduced", "inconclusive", "contradicted"))
-    assert sum("not run yet" in row for row in rows) == 5
+    assert sum("not run yet" in row for row in rows) == len(all_ablations()) - 1
 
 
 def test_benchmarks_write_their_tables_beside_the_report(tmp_path):

@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from models import ModelConfig
@@ -46,12 +50,19 @@ def test_replace_rejects_unknown_fields_listing_valid_ones():
 @pytest.mark.parametrize("d_model, gated, plain", [(128, 384, 512), (768, 2048, 3072), (4096, 10944, 16384)])
 def test_default_ffn_widths_follow_the_rules_of_thumb(d_model, gated, plain):
     # 8/3·d rounded up to a multiple of 64 (LLaMA rounds to 256, giving its 11008 at d=4096).
-    assert ModelConfig(d_model=d_model, n_heads=1, gated=True).ffn_dim == gated
-    assert ModelConfig(d_model=d_model, n_heads=1, gated=False).ffn_dim == plain
-    assert ModelConfig(d_model=d_model, n_heads=1, gated=True, d_ff=100).ffn_dim == 100
-    assert ModelConfig(d_model=d_model, n_heads=1, d_ff_ratio=2.0, d_ff_multiple=256).ffn_dim == 2 * d_model
+    assert ModelConfig(d_model=d_model, n_heads=1, gated=True).effective_d_ff == gated
+    assert ModelConfig(d_model=d_model, n_heads=1, gated=False).effective_d_ff == plain
+    assert ModelConfig(d_model=d_model, n_heads=1, gated=True, d_ff=100).effective_d_ff == 100
+    assert ModelConfig(d_model=d_model, n_heads=1, d_ff_ratio=2.0, d_ff_multiple=256).effective_d_ff == 2 * d_model
 
 
 def test_gated_and_plain_defaults_match_parameters_within_one_percent():
     plain, gated = ModelConfig(d_model=768, n_heads=12), ModelConfig(d_model=768, n_heads=12, gated=True)
-    assert 3 * gated.ffn_dim == pytest.approx(2 * plain.ffn_dim, rel=0.01)
+    assert 3 * gated.effective_d_ff == pytest.approx(2 * plain.effective_d_ff, rel=0.01)
+
+
+def test_importing_models_for_the_config_and_accounting_loads_neither_torch_nor_the_model():
+    code = ("import models, sys; from models import ModelConfig, total_params; "
+            "print(sorted({'torch', 'models.transformer'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == "[]"

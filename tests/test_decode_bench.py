@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from ablations import decode_bench
+from ablations.catalogue.mqa_vs_gqa import ABLATION
 from ablations.decode_bench import bench_config, decode, decode_table, decode_tokens_per_s, plot_decode, write_decode_report
-from ablations.mqa_vs_gqa import ABLATION
-from ablations.spec import PRESETS
+from ablations.presets import PRESETS
 from models import Transformer
 from models.layers import KVCache
 
@@ -76,7 +76,7 @@ def test_table_cache_bytes_follow_kv_heads_batch_and_context_and_speedups_divide
 
 def test_report_writes_the_measured_table_and_one_panel_per_batch_size(tmp_path, monkeypatch):
     # Tokens/s ∝ 1/(cache bytes), as if decoding were bound by reading the cache: speedup = n_heads / n_kv_heads.
-    monkeypatch.setattr(decode_bench, "decode_tokens_per_s", lambda config, *args: 1e6 / config.kv_heads)
+    monkeypatch.setattr(decode_bench, "decode_tokens_per_s", lambda config, *args: 1e6 / config.effective_n_kv_heads)
     paths = write_decode_report(ABLATION, "smoke", tmp_path, batch_sizes=[1, 4], contexts=[16, 64], new_tokens=8,
                                 repeats=3)
     assert [p.name for p in paths] == ["decode.md", "decode.csv", "decode.png"] and all(p.exists() for p in paths)

@@ -8,8 +8,8 @@ from conftest import make_spec
 
 from ablations.corpus import Corpus
 from ablations.dispatch import dispatch
+from ablations.run_record import RunRecord
 from ablations.snapshot import git_commit, snapshot_code
-from ablations.status import job_state
 
 
 def test_a_failing_job_is_reported_with_its_log_and_the_others_still_run(corpus, tmp_path):
@@ -23,7 +23,7 @@ def test_a_failing_job_is_reported_with_its_log_and_the_others_still_run(corpus,
     assert "bad seed 0" in failure and "gone.u8" in failure and progress.failed[0] in failure
     assert "No such file" in open(progress.failed[0]).read()
     assert lines[-1] == "1/2 done · 0 running · 1 failed"
-    assert (good.run_dir / "summary.json").exists() and not (bad.run_dir / "summary.json").exists()
+    assert good.record.is_done and not bad.record.is_done
 
 
 def test_a_local_run_reads_running_while_a_process_holds_its_lock_and_interrupted_after(tmp_path):
@@ -32,17 +32,17 @@ def test_a_local_run_reads_running_while_a_process_holds_its_lock_and_interrupte
     (run_dir / "job.json").write_text(json.dumps({"executor": "local", "job_id": "1"}))
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run_dir)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"  # another process, as a concurrent `ablate run` would be
-    assert job_state(run_dir) == "running"
+    assert RunRecord(run_dir).state() == "running"
     holder.terminate()
     holder.wait()
-    assert job_state(run_dir) == "interrupted"
+    assert RunRecord(run_dir).state() == "interrupted"
 
 
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from ablations.storage import exclusive
-with exclusive(Path(sys.argv[1])):
+from ablations.run_record import RunRecord
+with RunRecord(Path(sys.argv[1])).exclusive():
     print("locked", flush=True)
     time.sleep(60)
 """

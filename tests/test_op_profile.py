@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
+from ablations.catalogue import get_ablation
 from ablations.op_profile import (
     CLASSES,
     _autograd_node,
@@ -14,7 +15,7 @@ from ablations.op_profile import (
     operator_shares,
     write_operator_profile,
 )
-from ablations.registry import get_ablation, get_preset
+from ablations.presets import get_preset
 from models import ModelConfig, training_flops_per_token
 
 NORMS = get_ablation("rmsnorm_vs_layernorm")

@@ -13,7 +13,7 @@ from conftest import REPO, ablate, make_spec
 
 from ablations.dispatch import SlurmPlan, dispatch, slurm_executor
 from ablations.profiles import load_profile
-from ablations.recorder import read_metrics
+from ablations.run_record import RunRecord
 from ablations.snapshot import git_commit
 from ablations.train import train
 
@@ -101,14 +101,14 @@ def test_preempted_run_requeues_and_resumes_with_the_same_history(corpus, tmp_pa
     record = json.loads((spec.run_dir / "job.json").read_text())
     job = submitit.SlurmJob(folder=record["folder"], job_id=record["job_id"])
     checkpoint = spec.run_dir / "checkpoints" / "last.ckpt"
-    wait_for(lambda: checkpoint.exists() and len(read_metrics(spec.run_dir / "metrics.jsonl")) > 50, 180, "step 50")
+    wait_for(lambda: checkpoint.exists() and len(spec.record.read_rows()) > 50, 180, "step 50")
     job._interrupt()  # what SLURM does on preemption: USR2, then submitit checkpoints and requeues
     done = spec.run_dir / "summary.json"
     summary = wait_for(lambda: done.exists() and json.loads(done.read_text()), 300, "the requeued run to finish")
     assert summary["resumed_from_step"] >= 20 and "SIGUSR2" in Path(record["stderr"]).read_text()
     reference = make_spec(corpus, tmp_path / "uninterrupted", steps=160, eval_every=20, **model)
     train(reference)
-    mine, theirs = read_metrics(spec.run_dir / "metrics.jsonl"), read_metrics(reference.run_dir / "metrics.jsonl")
+    mine, theirs = spec.record.read_rows(), reference.record.read_rows()
     assert [(r["split"], r["step"]) for r in mine] == [(r["split"], r["step"]) for r in theirs]  # none lost, none twice
     for a, b in zip(mine, theirs):  # same data order: the same losses, step for step
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-3), (a["split"], a["step"])
@@ -140,7 +140,7 @@ def test_two_process_ddp_run_matches_the_single_process_run(tmp_path):
     assert single.returncode == 0, single.stdout + single.stderr
     (log,) = (tmp_path / "ddp" / "runs" / "rmsnorm_vs_layernorm" / "_logs").glob("*/*_1_log.err")
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log.read_text()  # the second process really trained
-    mine, theirs = (read_metrics(next((tmp_path / d).rglob("metrics.jsonl"))) for d in ("ddp", "single"))
+    mine, theirs = (RunRecord(next((tmp_path / d).rglob("config.json")).parent).read_rows() for d in ("ddp", "single"))
     assert [(r["split"], r["step"]) for r in mine] == [(r["split"], r["step"]) for r in theirs]
     for a, b in zip(mine, theirs):
         assert a["loss"] == pytest.approx(b["loss"], abs=1e-4), (a["split"], a["step"])

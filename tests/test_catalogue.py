@@ -1,11 +1,44 @@
+import sys
+from pathlib import Path
+
 import pytest
 
-from ablations.registry import all_ablations
-from ablations.spec import PRESETS
+import ablations.catalogue
+from ablations.catalogue import all_ablations, discover
+from ablations.metrics import METRICS
+from ablations.presets import PRESETS
 from models import kv_cache_bytes, total_params
 
+CATALOGUE = Path(ablations.catalogue.__file__).parent
+NEW_ABLATION = '''
+from ablations.spec import Ablation, Expectation
+
+ABLATION = Ablation(name="{name}", claim="c", source="s", base={{}}, variants={{"a": {{}}, "b": dict(norm="rms")}},
+                    baseline="a", treatment="b", expectations=(Expectation(metric="final_val_loss", direction="lower"),))
+'''
+
+
+def test_every_file_in_the_catalogue_is_an_ablation_and_nothing_else_lists_them():
+    modules = sorted(p.stem for p in CATALOGUE.glob("*.py") if p.stem != "__init__")
+    assert list(all_ablations()) == modules  # each file declares the ablation it is named after
+
+
+def test_adding_an_ablation_is_adding_one_file(tmp_path, monkeypatch):
+    package = tmp_path / "my_catalogue"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "first.py").write_text(NEW_ABLATION.format(name="first"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert list(discover("my_catalogue")) == ["first"]
+    (package / "second.py").write_text(NEW_ABLATION.format(name="second"))
+    assert list(discover("my_catalogue")) == ["first", "second"]
+    (package / "again.py").write_text(NEW_ABLATION.format(name="first"))
+    with pytest.raises(ValueError, match="two ablations are named 'first'"):
+        discover("my_catalogue")
+    for name in ("my_catalogue", "my_catalogue.first", "my_catalogue.second", "my_catalogue.again"):
+        sys.modules.pop(name, None)
+
 ABLATIONS = all_ablations()
-SUMMARY_METRICS = {"final_val_loss", "tokens_per_s", "step_time_s"}
 
 
 @pytest.mark.parametrize("name", sorted(ABLATIONS))
@@ -14,7 +47,7 @@ def test_every_variant_resolves_for_every_preset(name, preset):
     ablation = ABLATIONS[name]
     assert {ablation.baseline, ablation.treatment} <= set(ablation.variants)
     claimed = {e.metric for e in ablation.expectations}
-    assert claimed <= SUMMARY_METRICS | {"lr_sensitivity"}
+    assert claimed <= set(METRICS)
     assert "lr_sensitivity" not in claimed or len(ablation.lrs) >= 2  # a sensitivity needs a sweep
     for variant in ablation.variants:
         ablation.model_config(variant, PRESETS[preset])

@@ -1,0 +1,165 @@
+"""The one registry of metrics: how a run's rows (or its config, or the trainer) give each summary value,
+how tables show it, and which way is better. Summaries, comparisons, reports, the notebook and the
+tests iterate METRICS; adding a metric is one entry here plus the code that measures it.
+
+Imports no torch and no Lightning: reading results never trains.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from models import accounting
+
+TIMING_SKIP_FRACTION = 0.1  # steps left out of speed and log-Z figures: allocator and kernel warm-up
+SPIKE_WINDOW, SPIKE_SIGMAS = 50, 6.0  # a spike: loss above the mean of the previous 50 steps by 6 std
+
+Better = Literal["lower", "higher"]
+Kind = Literal["loss", "stability", "speed", "size"]  # reports group a run's metrics into one table per kind
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """A run's per-step record, split the way reductions need it."""
+
+    train: list[dict]
+    val: list[dict]
+    steps: int  # the run's planned length, for the timed window
+    diverged: bool
+
+    @classmethod
+    def of(cls, rows: Iterable[dict], steps: int, diverged: bool) -> RunRows:
+        rows = list(rows)
+        return cls([r for r in rows if r["split"] == "train"], [r for r in rows if r["split"] == "val"], steps, diverged)
+
+    @property
+    def timed(self) -> list[dict]:
+        """Train rows after warm-up: the window speed and log-Z figures are taken over."""
+        return [r for r in self.train if r["step"] > TIMING_SKIP_FRACTION * self.steps] or self.train
+
+
+def count_loss_spikes(losses: list[float], window: int = SPIKE_WINDOW, sigmas: float = SPIKE_SIGMAS) -> int:
+    """Steps whose loss exceeds the rolling mean of the previous `window` steps by `sigmas` standard
+    deviations, in the spirit of OLMo-core's stability monitor."""
+    spikes = 0
+    for i in range(window, len(losses)):
+        previous = losses[i - window : i]
+        mean = statistics.fmean(previous)
+        if losses[i] > mean + sigmas * statistics.pstdev(previous, mean):
+            spikes += 1
+    return spikes
+
+
+Reduce = Callable[[RunRows], object]
+
+
+def last(split: str, field: str, unless_diverged: bool = False) -> Reduce:
+    def reduce(rows: RunRows):
+        chosen = getattr(rows, split)
+        return chosen[-1][field] if chosen and not (unless_diverged and rows.diverged) else None
+    return reduce
+
+
+def best(split: str, field: str) -> Reduce:
+    return lambda rows: min((r[field] for r in getattr(rows, split)), default=None)
+
+
+def timed(field: str, how: Callable[[list[float]], float]) -> Reduce:
+    return lambda rows: how([r[field] for r in rows.timed]) if rows.timed else None
+
+
+def spikes(rows: RunRows) -> int:
+    return count_loss_spikes([r["loss"] for r in rows.train])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metric:
+    """One summary value of a run. Exactly one of `from_rows`, `from_config`, `measured` says where it
+    comes from; `per_layer` values are lists in the summary and their maximum in tables and claims."""
+
+    name: str
+    kind: Kind
+    label: str
+    unit: str = ""
+    digits: int = 3
+    better: Better
+    scale: float = 1.0  # summary value × scale is what tables show in `unit` (bytes → MiB)
+    device_dependent: bool = False  # compared only between runs measured on one device, one concurrency
+    per_layer: bool = False
+    across_runs: bool = False  # computed over an LR sweep, not per run (LR sensitivity)
+    from_rows: Reduce | None = None
+    from_config: Callable[[object], float] | None = None  # a ModelConfig → the value
+    measured: bool = False  # the trainer measures it and hands it to the summary
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    def value(self, summary_value):
+        """The number a table shows and a claim tests, from the summary's value (None: not measured)."""
+        if summary_value is None or summary_value != summary_value:  # None or NaN
+            return None
+        if self.per_layer:
+            return max(summary_value) * self.scale if summary_value else None
+        return summary_value * self.scale
+
+    def format(self, value: float) -> str:
+        return f"{value:.{self.digits}f}"
+
+
+def _registry(*metrics: Metric) -> dict[str, Metric]:
+    return {metric.name: metric for metric in metrics}
+
+
+METRICS: dict[str, Metric] = _registry(
+    # Loss. Byte-level tokens: nats per token are nats per byte.
+    Metric(name="final_val_loss", kind="loss", label="final val loss", unit="nats/byte", better="lower",
+           from_rows=last("val", "loss", unless_diverged=True)),
+    Metric(name="best_val_loss", kind="loss", label="best val loss", unit="nats/byte", better="lower",
+           from_rows=best("val", "loss")),
+    Metric(name="final_train_loss", kind="loss", label="final train loss", unit="nats/byte", better="lower",
+           from_rows=last("train", "loss")),
+    # Stability (Wortsman et al. 2023; Dehghani et al. 2023; PaLM's z-loss).
+    Metric(name="loss_spikes", kind="stability", label="loss spikes", digits=1, better="lower", from_rows=spikes),
+    Metric(name="mean_log_z", kind="stability", label="mean output log Z", digits=2, better="lower",  # z-loss: toward 0
+           from_rows=timed("log_z", statistics.fmean)),
+    Metric(name="max_attn_logit", kind="stability", label="max attention logit", digits=1, better="lower",
+           per_layer=True, from_rows=last("val", "max_attn_logit")),  # at the last evaluation
+    # Speed and memory: properties of the device as much as of the architecture.
+    Metric(name="tokens_per_s", kind="speed", label="tokens/s", digits=0, better="higher", device_dependent=True,
+           from_rows=timed("tokens_per_s", statistics.median)),
+    Metric(name="step_time_s", kind="speed", label="step time", unit="s", digits=4, better="lower", device_dependent=True,
+           from_rows=timed("step_time_s", statistics.median)),
+    Metric(name="peak_memory_bytes", kind="speed", label="peak memory", unit="MiB", digits=1, better="lower",
+           scale=2**-20, device_dependent=True, measured=True),
+    # Size and cost, from the config alone.
+    Metric(name="params", kind="size", label="parameters", unit="M", digits=3, better="lower", scale=1e-6,
+           from_config=accounting.total_params),
+    Metric(name="non_embedding_params", kind="size", label="non-embedding parameters", unit="M", digits=3,
+           better="lower", scale=1e-6, from_config=accounting.non_embedding_params),
+    Metric(name="flops_per_token", kind="size", label="training FLOPs/token", unit="MFLOP", digits=2, better="lower",
+           scale=1e-6, from_config=accounting.training_flops_per_token),
+    Metric(name="kv_cache_bytes_at_context", kind="size", label="KV cache at full context, bf16", unit="KiB", digits=1,
+           better="lower", scale=2**-10, from_config=lambda model: accounting.kv_cache_bytes(model, model.context)),
+    # Over an LR sweep (Wortsman et al. 2023): the mean gap to the variant's best LR.
+    Metric(name="lr_sensitivity", kind="stability", label="LR sensitivity", unit="nats/byte", better="lower",
+           across_runs=True),
+)
+
+PER_RUN = [metric for metric in METRICS.values() if not metric.across_runs]  # one value per run: tables, comparisons
+
+
+def summary_values(rows: RunRows, model_config, measured: dict[str, object]) -> dict[str, object]:
+    """Every per-run metric's summary value: reduced from the rows, derived from the config, or measured."""
+    out = {}
+    for metric in PER_RUN:
+        if metric.from_rows is not None:
+            out[metric.name] = metric.from_rows(rows)
+        elif metric.from_config is not None:
+            out[metric.name] = metric.from_config(model_config)
+        else:
+            out[metric.name] = measured[metric.name]
+    return out

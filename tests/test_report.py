@@ -1,0 +1,20 @@
+import subprocess
+import sys
+
+READS_ONLY = """
+import sys
+from ablations.cli import main
+import ablations.analysis, ablations.plots  # what the notebook imports, beside the catalogue and the registry
+assert main(["report", "--all", "--results-dir", sys.argv[1]]) == 0
+training = sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "lightning", "submitit")
+                  or name in ("models.transformer", "ablations.train", "ablations.system"))
+print("loaded:", training)
+"""
+
+
+def test_reading_results_never_loads_the_training_stack(smoke_results):
+    """`ablate report --all` over finished runs imports neither Lightning, nor torch, nor the model."""
+    out = subprocess.run([sys.executable, "-c", READS_ONLY, str(smoke_results)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "loaded: []"
+    assert (smoke_results / "reports" / "rmsnorm_vs_layernorm" / "table.md").exists()

@@ -1,0 +1,67 @@
+import re
+from pathlib import Path
+
+import pytest
+
+import ablations
+from ablations.run_record import STATES, RunRecord, thin_history
+
+PACKAGE = Path(ablations.__file__).parent
+RUN_FILES = ("summary.json", "config.json", "metrics.jsonl", "history.jsonl", "job.json", "last.ckpt", ".lock")
+
+
+def test_no_other_module_spells_a_run_file_name():
+    spelled = {path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+               for name in RUN_FILES if re.search(rf"[\"'/]{re.escape(name)}[\"']", path.read_text())}
+    assert spelled == {"run_record.py"}
+
+
+def test_states_follow_the_files_of_the_run(tmp_path):
+    record = RunRecord.at(tmp_path, "a", "r1")
+    assert record.state() == "not started" and RunRecord.every(tmp_path, "a") == []
+    record.register({"variant": "v", "seed": 0})
+    record.register({"variant": "changed"})  # written once, when first queued or started
+    assert record.read_config() == {"variant": "v", "seed": 0} and RunRecord.every(tmp_path, "a") == [record]
+    record.write_job({"executor": "local", "job_id": "1"})
+    assert record.state() == "interrupted"  # a local job whose process holds no lock
+    with record.exclusive():
+        assert record.state() == "running"
+        with pytest.raises(RuntimeError, match="being trained by another process"):
+            with RunRecord(record.dir).exclusive():
+                pass
+    record.write_summary({"diverged": True, "diverged_at_step": 7})
+    assert record.state() == "diverged" and record.detail("diverged") == "at step 7"
+    record.write_summary({"diverged": False})
+    assert record.state() == "finished" and RunRecord.done(tmp_path, "a") == [record]
+    assert set(STATES) >= {"not started", "interrupted", "running", "diverged", "finished", "queued", "failed"}
+
+
+def test_a_restarted_run_rewrites_the_steps_after_its_checkpoint_once(tmp_path):
+    record = RunRecord(tmp_path / "r")
+    record.append_rows([{"split": "train", "step": s, "loss": 1.0} for s in range(1, 8)] + [{"split": "val", "step": 5}])
+    (record.dir / "metrics.jsonl").open("a").write('{"split": "train", "st')  # a line cut short by a kill
+    record.keep_rows_before(6)
+    record.append_rows([{"split": "train", "step": 6, "loss": 2.0}])
+    expected = [("train", s) for s in range(1, 6)] + [("val", 5), ("train", 6)]
+    assert [(r["split"], r["step"]) for r in record.read_rows()] == expected
+
+
+def test_history_is_written_from_the_record_and_read_back(tmp_path):
+    record = RunRecord(tmp_path / "r")
+    rows = [{"split": "train", "step": s, "loss": float(s)} for s in range(1, 1002)]
+    record.append_rows(rows)
+    assert record.read_history() == thin_history(rows)  # no history.jsonl yet: thinned on the fly
+    record.write_history()
+    record.dir.joinpath("metrics.jsonl").unlink()  # the full record is not committed; the history is
+    assert record.read_history() == thin_history(rows)
+
+
+def test_history_keeps_evals_and_step_one_and_averages_the_rest_in_windows():
+    train_rows = [{"split": "train", "step": s, "loss": float(s), "grad_norm_layer": [s, 2.0 * s]} for s in range(1, 1002)]
+    val_rows = [{"split": "val", "step": s, "loss": 0.5} for s in range(100, 1001, 100)]
+    history = thin_history(train_rows + val_rows, points=100)
+    assert [r for r in history if r["split"] == "val"] == val_rows
+    kept = [r for r in history if r["split"] == "train"]
+    assert kept[0] == train_rows[0] and len(kept) == 101  # steps 2..11 → 11, ..., 992..1001 → 1001
+    assert kept[1] == {"split": "train", "step": 11, "loss": 6.5, "grad_norm_layer": [6.5, 13.0]}
+    assert kept[-1]["step"] == 1001 and kept[-1]["loss"] == sum(range(992, 1002)) / 10
