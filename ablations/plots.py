@@ -14,7 +14,7 @@ BAND = ("pi", 100)  # min–max over seeds
 def _smoothed(train: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per-run rolling mean over ~2% of the run's rows, so the bands show seed spread rather than batch noise."""
     window = max(1, train.groupby("run_id").size().max() // 50)
-    out = train.sort_values("step").copy()
+    out = train.sort_values("step", kind="stable").copy()  # stable: variants keep their order, so their colours
     out[column] = out.groupby("run_id")[column].transform(lambda s: s.rolling(window, min_periods=1).mean())
     return out
 

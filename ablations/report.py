@@ -38,7 +38,8 @@ _TABLES = {"loss and stability": ("loss", "stability"), "speed, memory and size"
 def _pm(mean: float, low: float, high: float, digits: int) -> str:
     if math.isnan(mean):
         return "–"
-    return f"{mean:.{digits}f}" if math.isnan(low) else f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
+    exact = math.isnan(low) or low == high  # one seed, or the same on every seed (sizes from the config)
+    return f"{mean:.{digits}f}" if exact else f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
 
 
 def _signed(value: float, digits: int) -> str:
@@ -46,6 +47,8 @@ def _signed(value: float, digits: int) -> str:
 
 
 def _ci(low: float, high: float, digits: int) -> str:
+    if low == high:
+        return "exact"  # the same difference on every seed
     return "–" if math.isnan(low) else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
@@ -73,7 +76,7 @@ def _differences(ablation: Ablation, table: pd.DataFrame, kinds: tuple[str, ...]
     for variant, part in table[table["variant"] != ablation.baseline].groupby("variant", sort=False):
         by_metric = part.set_index("metric")
         cells = [f"{_signed(r.diff_mean, m.digits)} {_ci(r.diff_low, r.diff_high, m.digits)}".replace(" –", "")
-                 for m in metrics for r in [by_metric.loc[m.name]]]
+                 .replace(" exact", "") for m in metrics for r in [by_metric.loc[m.name]]]
         rows.append([variant, str(int(part["pairs"].iloc[0])), *cells])
     return markdown_table(["variant", "pairs", *(m.heading for m in metrics)], rows)
 
