@@ -8,6 +8,7 @@
         job.json         which submitit job carries the run
         checkpoints/     only while unfinished
         tensorboard/     event files: `tensorboard --logdir results/runs/<ablation>`
+        .lock            held by the process training the run
 
 Imports no torch and no Lightning.
 """
