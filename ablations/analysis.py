@@ -1,26 +1,33 @@
-"""Stored runs → tidy pandas frames → comparison table. Everything here reads; nothing trains."""
+"""Stored runs → tidy pandas frames → descriptive comparisons and one verdict per claim. Everything here
+reads; nothing trains."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ablations.metrics import METRICS, PER_RUN
+from ablations.presets import PRESETS
 from ablations.run_record import RunRecord
-from ablations.spec import Ablation, Expectation
-from ablations.stats import Interval, mean_ci, overall_verdict, paired_difference_ci, verdict
+from ablations.spec import Ablation, Claim
+from ablations.stats import Interval, mean_ci, min_detectable_effect, paired_difference_ci, seeds_for, verdict
 
 # Runs are compared only within one preset, corpus, shared design (base config + training) and LR.
 GROUP = ["preset", "corpus_label", "design", "lr"]
+SWEEP_GROUP = ["preset", "corpus_label", "design"]  # GROUP without the LR: a sweep spans LRs
+# A run that ends within this of a unigram model's loss learned byte frequencies and nothing of context.
+DID_NOT_TRAIN_MARGIN = 0.1  # nats/byte
 
 
 def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:
     """One row per finished run: its summary, each registered metric as the number tables show and claims
-    test (a per-layer metric's maximum; its list stays in `<name>_per_layer`). When a variant's definition
-    changed, the older runs of the same (design, variant, seed) are flagged `superseded` and left out of
-    comparisons."""
+    test (a per-layer metric's maximum; its list stays in `<name>_per_layer`), and its outcome: trained,
+    diverged, or did not train. When a variant's definition changed, the older runs of the same (design,
+    variant, seed) are flagged `superseded` and left out of comparisons."""
     frame = pd.DataFrame([record.read_summary() for record in RunRecord.done(results_dir, ablation)])
     if not frame.empty:
         for metric in PER_RUN:
@@ -29,6 +36,7 @@ def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:
                 frame[f"{metric.name}_per_layer"] = raw
             frame[metric.name] = raw.map(metric.value).astype(float)
         frame["lr"] = frame["train"].map(lambda train: train["lr"])
+        frame["outcome"] = _outcomes(frame)
         frame = frame.sort_values("finished_at", ignore_index=True)
         frame["superseded"] = frame.duplicated([*GROUP, "variant", "seed"], keep="last")
     return frame
@@ -46,37 +54,50 @@ def load_history(results_dir: str | Path, ablation: str, runs: pd.DataFrame | No
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _outcomes(runs: pd.DataFrame) -> pd.Series:
+    unigram = runs["unigram_val_loss"] if "unigram_val_loss" in runs else pd.Series(np.nan, index=runs.index)
+    stuck = runs["final_val_loss"] > unigram.astype(float) - DID_NOT_TRAIN_MARGIN  # NaN (not recorded): trained
+    return pd.Series(np.where(runs["diverged"], "diverged", np.where(stuck, "did not train", "trained")), index=runs.index)
+
+
+def current(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
+    """The runs that count: not superseded, of a declared variant, trained as the variant is declared today
+    (a variant whose training changed, e.g. a longer warm-up, leaves its older runs out)."""
+    def declared(run) -> bool:
+        preset = PRESETS.get(run.preset)
+        if run.variant not in ablation.variants or preset is None:
+            return run.variant in ablation.variants  # a preset we do not know: trust the name
+        as_stored = json.loads(json.dumps(ablation.train_config(run.variant, preset, run.lr).to_dict()))
+        return as_stored == run.train
+    if runs.empty:
+        return runs
+    keep = ~runs["superseded"] & runs.apply(declared, axis=1)
+    return runs[keep]
+
+
 def _speed_comparable(group: pd.DataFrame) -> bool:
     """Speed figures compare only when measured on one device under one concurrency."""
     return group["device"].nunique() == 1 and group["concurrency"].nunique() == 1
 
 
-def _judge(expectation: Expectation, diff: Interval, group: pd.DataFrame, ablation: Ablation) -> str:
-    if METRICS[expectation.metric].device_dependent:
-        return verdict(expectation, diff) if _speed_comparable(group) else "inconclusive"
-    # A seed on which only the treatment diverged counts against a loss claim; the pairs cannot show it.
-    diverged = group[group["diverged"]].groupby("variant")["seed"].agg(set)
-    if diverged.get(ablation.treatment, set()) - diverged.get(ablation.baseline, set()):
-        return "contradicted"
-    return verdict(expectation, diff)
-
-
 def compare(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
-    """Tidy table: one row per (group, variant, registered per-run metric) with the mean over finished seeds
-    and its CI, and for non-baseline variants the paired difference to the baseline with its CI and, where
-    the claim names the metric, the verdict. Diverged runs are counted, never averaged."""
-    expected = {e.metric: e for e in ablation.expectations}
+    """Descriptive: one row per (group, variant, registered per-run metric) with the mean over finished seeds
+    and its CI, and for non-baseline variants the paired difference to the baseline with its CI. Diverged
+    runs are counted, never averaged."""
     absent = [m.name for m in PER_RUN if m.name not in runs]  # summaries written before a metric was registered
-    runs = runs.assign(**dict.fromkeys(absent, math.nan))
+    runs = current(runs.assign(**dict.fromkeys(absent, math.nan)), ablation)
     rows = []
-    for key, group in runs[~runs["superseded"]].groupby(GROUP, sort=True):
-        ok = group[~group["diverged"]]
+    for key, group in runs.groupby(GROUP, sort=True):
+        ok = group[group["outcome"] != "diverged"]
         baseline = ok[ok["variant"] == ablation.baseline].set_index("seed")
         for variant in ablation.variants:
             mine = ok[ok["variant"] == variant].set_index("seed")
+            if not (group["variant"] == variant).any():
+                continue
             seeds = sorted(set(mine.index) & set(baseline.index))
-            counts = dict(runs=int((group["variant"] == variant).sum()),
-                          diverged=int(group.loc[group["variant"] == variant, "diverged"].sum()))
+            outcomes = group.loc[group["variant"] == variant, "outcome"]
+            counts = dict(runs=len(outcomes), diverged=int((outcomes == "diverged").sum()),
+                          did_not_train=int((outcomes == "did not train").sum()))
             for metric in (m.name for m in PER_RUN):
                 level = mean_ci(mine[metric].dropna())
                 row = dict(zip(GROUP, key), variant=variant, metric=metric, **counts,
@@ -84,61 +105,138 @@ def compare(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
                 if variant != ablation.baseline:
                     both = pd.concat([mine.loc[seeds, metric], baseline.loc[seeds, metric]], axis=1).dropna()
                     diff = paired_difference_ci(both.iloc[:, 0], both.iloc[:, 1])
-                    # Half the CI's width: the smallest effect this many seeds could tell from zero.
-                    row.update(diff_mean=diff.mean, diff_low=diff.low, diff_high=diff.high, pairs=diff.n,
-                               detectable=(diff.high - diff.low) / 2)
-                    if variant == ablation.treatment and metric in expected:
-                        row.update(expected=expected[metric].direction, paper=ablation.paper.get(metric, ""),
-                                   verdict=_judge(expected[metric], diff, group, ablation))
+                    row.update(diff_mean=diff.mean, diff_low=diff.low, diff_high=diff.high, pairs=diff.n)
                 rows.append(row)
     return pd.DataFrame(rows)
 
 
-def judged(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows that carry a verdict (none when no row of the table does)."""
-    return table.dropna(subset=["verdict"]) if "verdict" in table else table.iloc[0:0]
-
-
-def claim_verdicts(table: pd.DataFrame) -> dict[tuple[str, ...], str]:
-    """(preset, corpus_label, design) → verdict on the whole claim."""
-    return {key: overall_verdict(list(g["verdict"])) for key, g in judged(table).groupby(GROUP)}
-
-
-SWEEP_GROUP = ["preset", "corpus_label", "design"]  # GROUP without the LR: a sweep spans LRs
-
-
 def capped_loss(runs: pd.DataFrame) -> pd.Series:
-    """Final validation loss with a diverged run (or one worse than chance) scored as the loss at
-    initialisation, log(vocab): the cap Wortsman et al. 2023 describe (that detail is unverified)."""
+    """Final validation loss with a run that diverged or did not train (or ended worse than chance) scored as
+    the loss at initialisation, log(vocab): the cap Wortsman et al. 2023 describe (that detail is unverified)."""
     chance = runs["model"].map(lambda model: math.log(model["vocab_size"]))
-    return runs["final_val_loss"].where(~runs["diverged"], chance).clip(upper=chance)
+    outcome = runs["outcome"] if "outcome" in runs else np.where(runs["diverged"], "diverged", "trained")
+    return runs["final_val_loss"].where(pd.Series(outcome, index=runs.index) == "trained", chance).clip(upper=chance)
 
 
-def lr_sensitivity(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
-    """Wortsman et al. 2023's LR sensitivity: per seed, the mean over the LR sweep of (capped final loss −
-    the best of them). One row per (sweep group, variant) over seeds that finished every LR of the sweep,
-    with the paired difference to the baseline and, where the ablation claims it, the verdict."""
-    ok = runs[~runs["superseded"]].assign(capped=lambda frame: capped_loss(frame))
-    claim = next((e for e in ablation.expectations if e.metric == "lr_sensitivity"), None)
+def lr_sensitivity(runs: pd.DataFrame, ablation: Ablation, lrs: tuple[float, ...] = ()) -> pd.DataFrame:
+    """Wortsman et al. 2023's LR sensitivity: per seed, the mean over the LR sweep of (capped final loss − the
+    best of them). One row per (sweep group, variant) over seeds that finished every LR of the sweep, with
+    the best-LR loss beside it (a variant that never trains has sensitivity 0 and a bad best loss)."""
+    ok = current(runs, ablation)
+    if ok.empty:
+        return pd.DataFrame()
+    ok = ok.assign(capped=capped_loss(ok))
+    if lrs:
+        ok = ok[ok["lr"].map(lambda lr: any(math.isclose(lr, mine) for mine in lrs))]
     rows = []
     for key, group in ok.groupby(SWEEP_GROUP, sort=True):
-        lrs = sorted(group["lr"].unique())
-        if len(lrs) < 2:
+        sweep = sorted(group["lr"].unique())
+        if len(sweep) < 2:
             continue
         table = group.pivot_table(index=["variant", "seed"], columns="lr", values="capped").dropna()  # full sweeps only
         per_seed = table.sub(table.min(axis=1), axis=0).mean(axis=1)
-        baseline = per_seed.get(ablation.baseline, pd.Series(dtype=float))
+        trained = group.groupby("variant")["outcome"].agg(lambda o: bool((o == "trained").any()))
         for variant in ablation.variants:
-            mine = per_seed.get(variant, pd.Series(dtype=float))
-            level = mean_ci(mine)
-            row = dict(zip(SWEEP_GROUP, key), lrs=lrs, variant=variant, mean=level.mean, ci_low=level.low,
-                       ci_high=level.high, seeds=level.n)
-            if variant != ablation.baseline:
-                seeds = sorted(set(mine.index) & set(baseline.index))
-                diff = paired_difference_ci(mine[seeds], baseline[seeds])
-                row.update(diff_mean=diff.mean, diff_low=diff.low, diff_high=diff.high, pairs=diff.n)
-                if claim is not None and variant == ablation.treatment:
-                    row.update(expected=claim.direction, paper=ablation.paper.get(claim.metric, ""),
-                               verdict=verdict(claim, diff))
-            rows.append(row)
+            if variant not in per_seed.index.get_level_values(0):
+                continue
+            level, best = mean_ci(per_seed[variant]), mean_ci(table.loc[variant].min(axis=1))
+            rows.append(dict(zip(SWEEP_GROUP, key), lrs=sweep, variant=variant, mean=level.mean, ci_low=level.low,
+                             ci_high=level.high, seeds=level.n, best_lr_loss=best.mean,
+                             trained_somewhere=bool(trained.get(variant, False)), per_seed=per_seed[variant]))
+    return pd.DataFrame(rows)
+
+
+def _differences(claim: Claim, arms: dict[str, pd.Series]) -> pd.Series:
+    """Per seed, treatment − baseline, or the interaction (treatment − baseline) − (minus[0] − minus[1])."""
+    diff = arms[claim.treatment] - arms[claim.baseline]
+    if claim.minus:
+        diff = diff - (arms[claim.minus[0]] - arms[claim.minus[1]])
+    return diff.dropna()
+
+
+def _row(claim: Claim, diff: Interval, sd: float, note: str, **where) -> dict:
+    metric = METRICS[claim.metric]
+    return dict(**where, says=claim.says, metric=claim.metric, unit=metric.unit, direction=claim.direction,
+                margin=claim.margin, target=claim.target, treatment=claim.treatment, baseline=claim.baseline,
+                minus=" − ".join(claim.minus) if claim.minus else "", paper=claim.paper, diff_mean=diff.mean,
+                diff_low=diff.low, diff_high=diff.high, pairs=diff.n, sd=sd,
+                detectable=min_detectable_effect(sd, diff.n) if diff.n >= 2 else math.nan,
+                seeds_needed=seeds_for(claim.target, sd) if sd > 0 else diff.n,
+                verdict=verdict(claim, diff) if not note.startswith("not scored") else "not scored", note=note)
+
+
+def _judge_per_run(claim: Claim, runs: pd.DataFrame) -> list[dict]:
+    metric, rows = METRICS[claim.metric], []
+    for key, group in runs.groupby(GROUP, sort=True):
+        if not claim.applies_at(key[-1]) or not set(claim.variants) <= set(group["variant"]):
+            continue
+        arm_runs = {v: group[group["variant"] == v].set_index("seed") for v in claim.variants}
+        baseline_trained = arm_runs[claim.baseline]["outcome"] == "trained"
+        arms = {v: r[metric.name].where(r["outcome"] != "diverged") for v, r in arm_runs.items()}
+        note = ""
+        if claim.minus is None and not baseline_trained.any():
+            note = f"not scored: the baseline {claim.baseline} did not train"
+        elif claim.minus is None:  # pairs whose baseline did not train say nothing about the treatment
+            arms[claim.baseline] = arms[claim.baseline].where(baseline_trained)
+        diffs = _differences(claim, arms)
+        interval = mean_ci(diffs)
+        sd = float(diffs.std(ddof=1)) if len(diffs) >= 2 else math.nan
+        if metric.kind == "loss" and not note:  # a seed on which only the treatment diverged counts against it
+            diverged = {v: set(r.index[r["outcome"] == "diverged"]) for v, r in arm_runs.items()}
+            if diverged[claim.treatment] - diverged[claim.baseline]:
+                note = f"{claim.treatment} diverged where {claim.baseline} did not"
+        row = _row(claim, interval, sd, note, **dict(zip(GROUP, key)), lrs=f"{key[-1]:g}")
+        if note.endswith("did not"):
+            row["verdict"] = "contradicted"
+        rows.append(row)
+    return rows
+
+
+def _judge_sweep(claim: Claim, runs: pd.DataFrame, ablation: Ablation) -> list[dict]:
+    table, rows = lr_sensitivity(runs, ablation, claim.lrs), []
+    if table.empty:
+        return rows
+    for key, part in table.groupby(SWEEP_GROUP, sort=True):
+        arms = part.set_index("variant")
+        if not set(claim.variants) <= set(arms.index):
+            continue
+        diffs = _differences(claim, {v: arms.loc[v, "per_seed"] for v in claim.variants})
+        never = [v for v in claim.variants if not arms.loc[v, "trained_somewhere"]]
+        note = f"not scored: {', '.join(never)} never trained at any LR of the sweep" if never else ""
+        best = ", ".join(f"{v} {arms.loc[v, 'best_lr_loss']:.3f}" for v in claim.variants)
+        sd = float(diffs.std(ddof=1)) if len(diffs) >= 2 else math.nan
+        row = _row(claim, mean_ci(diffs), sd, note, **dict(zip(SWEEP_GROUP, key)), lr=math.nan,
+                   lrs=", ".join(f"{lr:g}" for lr in part["lrs"].iloc[0]))
+        row["note"] = "; ".join(filter(None, [note, f"best-LR loss: {best}"]))
+        rows.append(row)
+    return rows
+
+
+def _size_note(claim: Claim, runs: pd.DataFrame) -> str:
+    params = runs.groupby("variant")["params"].first()
+    if {claim.treatment, claim.baseline} <= set(params.index) and params[claim.treatment] != params[claim.baseline]:
+        return f"{claim.treatment} has {params[claim.treatment] / params[claim.baseline] - 1:+.1%} parameters"
+    return ""
+
+
+def judge(runs: pd.DataFrame, ablation: Ablation, speed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per claim and comparison group (per LR; per sweep for an LR sensitivity): the paired effect
+    and its 95% CI, the minimum detectable effect at 80% power, the seeds the target needs, the verdict and
+    a note. Speed claims are judged on the paired speed benchmark (`speed`), never on training runs."""
+    from ablations.speed import judge_speed  # noqa: PLC0415 (the speed benchmark module imports no training either)
+
+    ok = current(runs, ablation) if not runs.empty else runs
+    rows = []
+    for claim in ablation.claims:
+        metric = METRICS[claim.metric]
+        if metric.device_dependent:
+            rows += judge_speed(claim, speed)
+            continue
+        if ok.empty:
+            continue
+        found = _judge_sweep(claim, runs, ablation) if metric.across_runs else _judge_per_run(claim, ok)
+        size = _size_note(claim, ok)
+        for row in found:
+            row["note"] = "; ".join(filter(None, [row["note"], size]))
+        rows += found
     return pd.DataFrame(rows)

@@ -35,7 +35,7 @@ def _results_dir(arg: str | None) -> Path:
 
 def cmd_list(args: argparse.Namespace) -> int:
     for ablation in all_ablations().values():
-        print(f"{ablation.name}\n  claim:    {ablation.claim}\n  source:   {ablation.source}")
+        print(f"{ablation.name}\n  headline: {ablation.headline}\n  source:   {ablation.source}")
         for name, overrides in ablation.variants.items():
             role = " (baseline)" if name == ablation.baseline else ""
             print(f"  variant:  {name}{role}: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
@@ -64,8 +64,22 @@ def cmd_archs(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan(args: argparse.Namespace) -> list[RunSpec]:
-    """Resolve and validate everything before any job exists."""
+def _seeds(args: argparse.Namespace, pilot: int) -> int:
+    """--seeds N, or the ablation's pilot under --seeds auto (its second stage comes once the pilot is done)."""
+    if args.seeds in (None, "auto"):
+        return pilot
+    try:
+        seeds = int(args.seeds)
+    except ValueError:
+        seeds = 0
+    if seeds < 1:
+        raise UsageError(f"--seeds {args.seeds}: give a whole number of at least 1, or auto")
+    return seeds
+
+
+def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None = None) -> list[RunSpec]:
+    """Resolve and validate everything before any job exists. `seeds`: (variant, LR) → the seeds to run there
+    (Stein's second stage); otherwise every variant and LR gets the same seeds."""
     try:
         ablation = get_ablation(args.name)
         preset = get_preset(args.preset)
@@ -75,26 +89,43 @@ def plan(args: argparse.Namespace) -> list[RunSpec]:
         trains = {(v, lr): ablation.train_config(v, preset, lr) for v in variants for lr in lrs}
     except (UnknownName, ValueError) as error:
         raise UsageError(str(error)) from None
-    seeds = ablation.seeds if args.seeds is None else args.seeds
-    if seeds < 1 or args.parallel < 1:
-        raise UsageError("--seeds and --parallel must be at least 1")
+    pilot = range(_seeds(args, ablation.seeds))
+    if args.parallel < 1 or args.max_seeds < 1:
+        raise UsageError("--parallel and --max-seeds must be at least 1")
     data = args.data or default_corpus_name()
     context = max(config.context for config in configs.values())
     try:
         corpus = load_corpus(data, context)
     except CorpusError as error:
         raise UsageError(str(error)) from None
-    how = "" if args.data else " (default: shakespeare when a local copy exists, else stdlib)"
-    print(f"corpus: {corpus.name}{how}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
+    if seeds is None:
+        how = "" if args.data else " (default: shakespeare when a local copy exists, else stdlib)"
+        print(f"corpus: {corpus.name}{how}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
     results = str(_results_dir(args.results_dir).resolve())
     design = design_hash(preset.model, ablation.base, preset.train.to_dict())
     return [
         RunSpec(ablation=ablation.name, variant=variant, preset=args.preset, seed=seed, model=configs[variant],
                 train=trains[variant, lr], corpus=corpus, results_dir=results, design=design)
-        for seed in range(seeds)
         for lr in lrs
         for variant in variants
+        for seed in (pilot if seeds is None else seeds.get((variant, trains[variant, lr].lr), ()))
     ]
+
+
+def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpec]:
+    """--seeds auto: once every pilot run is done, the claim variants' further seeds (Stein 1945)."""
+    from ablations.analysis import load_runs
+    from ablations.planning import second_stage
+
+    if not all(spec.record.is_done for spec in pilot):
+        print("--seeds auto: the second stage is planned from the finished pilot; run the same command again then")
+        return []
+    ablation = get_ablation(args.name)
+    wanted = second_stage(load_runs(pilot[0].results_dir, args.name), ablation, len({s.seed for s in pilot}), args.max_seeds)
+    extra = plan(args, {key: range(len({s.seed for s in pilot}), n) for key, n in wanted.items()})
+    for (variant, lr), n in sorted(wanted.items()):
+        print(f"--seeds auto: {variant} at lr {lr:g}: {n} seeds in all (Stein's second stage; --max-seeds {args.max_seeds})")
+    return extra
 
 
 def _slurm_plan(args: argparse.Namespace):
@@ -117,9 +148,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     slurm = _slurm_plan(args) if args.executor == "slurm" else None
     from ablations.dispatch import dispatch  # imports Lightning (seconds): only once the input is valid
 
-    root = ablation_dir(specs[0].results_dir, args.name)
-    progress = dispatch(specs, args.executor, args.parallel, logs_dir(specs[0].results_dir, args.name), force=args.force,
-                        slurm=slurm)
+    root, logs = ablation_dir(specs[0].results_dir, args.name), logs_dir(specs[0].results_dir, args.name)
+    progress = dispatch(specs, args.executor, args.parallel, logs, force=args.force, slurm=slurm)
+    if args.seeds == "auto" and (extra := _second_stage(args, specs)):
+        second = dispatch(extra, args.executor, args.parallel, logs, slurm=slurm)
+        progress.failed += second.failed
     if slurm is not None and not slurm.wait:
         print(f"follow with: ablate status {args.name}; stop with: ablate cancel {args.name}")
     else:
@@ -161,6 +194,23 @@ def get_ablation_or_usage(name: str):
         raise UsageError(str(error)) from None
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from ablations.analysis import load_runs
+    from ablations.markdown import markdown_table
+    from ablations.planning import plan_table
+
+    ablation = get_ablation_or_usage(args.name)
+    table = plan_table(load_runs(_results_dir(args.results_dir), ablation.name), ablation)
+    if table.empty:
+        raise UsageError(f"no pilot runs of {ablation.name} with two or more paired seeds; first: ablate run {ablation.name}")
+    rows = [[row.says, f"{row.preset}, lr {row.lrs}" if row.lrs else f"{row.preset}, {row.device}", str(int(row.pairs)),
+             f"{row.sd:.4g}", f"{row.detectable:.4g}", f"{row.target:g}", str(int(row.seeds_needed)), str(int(row.stein_seeds))]
+            for row in table.itertuples()]
+    print(markdown_table(["claim", "where", "pairs", "paired SD", "detectable now (80% power)", "target",
+                          "seeds for the target (80% power)", "Stein total (CI half-width ≤ target/2)"], rows))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from ablations.report import write_overview, write_report  # matplotlib is slow to import
 
@@ -197,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "Interrupted runs resume from their last checkpoint when run again.")
     run.add_argument("name", help="ablation name (see `ablate list`)")
     run.add_argument("--preset", default="tiny", metavar="NAME", help=f"size and budget: {', '.join(PRESETS)} (default: tiny)")
-    run.add_argument("--seeds", type=int, metavar="N", help="number of seeds per variant (default: the ablation's)")
+    run.add_argument("--seeds", metavar="N|auto", help="seeds per variant (default: the ablation's pilot); auto: the pilot, "
+                     "then as many seeds for the claims' variants as the pilot's spread says their targets need (Stein 1945)")
+    run.add_argument("--max-seeds", type=int, default=10, metavar="N", help="cap on the seeds --seeds auto runs (10)")
     run.add_argument("--lrs", metavar="LR,LR", help="learning rates to sweep (default: the ablation's, else the preset's)")
     run.add_argument("--variants", metavar="A,B", help="comma-separated subset of the ablation's variants (default: all)")
     run.add_argument("--data", metavar="CORPUS", help="shakespeare, stdlib, or a path to a text file or directory "
@@ -232,6 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     archs = commands.add_parser("archs", help="the named architectures' choices side by side (markdown)")
     archs.add_argument("--write", metavar="FILE", help=f"also fill the {ARCHS_START} block of FILE (e.g. README.md)")
     archs.set_defaults(func=cmd_archs)
+
+    planner = commands.add_parser("plan", help="per claim: what the runs so far detect, and the seeds its target needs",
+                                  description="Reads the finished (pilot) runs and prints, per claim and comparison group, "
+                                  "the paired spread, the minimum detectable effect at 80% power, the paired seeds the "
+                                  "claim's target needs, and Stein's two-stage total (what --seeds auto would run).")
+    planner.add_argument("name", help="ablation name")
+    planner.add_argument("--results-dir", **results)
+    planner.set_defaults(func=cmd_plan)
 
     report = commands.add_parser("report", help="table (markdown, CSV) and figures from stored runs")
     report.add_argument("name", nargs="?", help="ablation name")

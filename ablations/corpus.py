@@ -120,3 +120,13 @@ def split(tokens, which: str):
 
 def read_tokens(corpus: Corpus) -> np.ndarray:
     return np.memmap(corpus.tokens_path, dtype=np.uint8, mode="r")
+
+
+def unigram_val_loss(corpus: Corpus, vocab_size: int = 256) -> float:
+    """Nats per token on the validation split of a unigram model fitted on the training split (add-one
+    smoothed): the loss of a model that learned byte frequencies and nothing of context. A run that ends
+    near it did not train."""
+    tokens = read_tokens(corpus)
+    counts = np.bincount(split(tokens, "train"), minlength=vocab_size) + 1.0
+    log_p = np.log(counts / counts.sum())
+    return float(-log_p[split(tokens, "val")].mean())

@@ -16,9 +16,9 @@ from ablations.analysis import (  # noqa: E402
     GROUP,
     SWEEP_GROUP,
     capped_loss,
-    claim_verdicts,
     compare,
-    judged,
+    current,
+    judge,
     load_history,
     load_runs,
     lr_sensitivity,
@@ -28,6 +28,7 @@ from ablations.metrics import METRICS, PER_RUN, Metric  # noqa: E402
 from ablations.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
 from ablations.run_record import RunRecord, ablation_dir  # noqa: E402
 from ablations.spec import Ablation  # noqa: E402
+from ablations.speed import CSV_PREFIX, load_speed  # noqa: E402
 
 _PLOTS = (("loss", plot_losses), ("grad_norm", plot_grad_norm), ("layer_grad_norms", plot_layer_grad_norms))
 _BENCHMARKS = ("op_profile.md", "decode.md")  # written by `ablate profile` and `ablate decode-bench`
@@ -81,27 +82,48 @@ def _differences(ablation: Ablation, table: pd.DataFrame, kinds: tuple[str, ...]
     return markdown_table(["variant", "pairs", *(m.heading for m in metrics)], rows)
 
 
-def _claims(table: pd.DataFrame) -> str:
-    """One row per claimed (variant, metric): the difference, its CI, the detectable effect and the verdict."""
+def _effect(row) -> str:
+    """The claim's effect with its CI, in the metric's units ('relative' for a speed ratio − 1)."""
+    if row.unit == "relative":
+        return "–" if math.isnan(row.diff_mean) else f"{row.diff_mean:+.1%} [{row.diff_low:+.1%}, {row.diff_high:+.1%}]"
+    digits = METRICS[row.metric].digits
+    ci = _ci(row.diff_low, row.diff_high, digits)
+    return f"{_signed(row.diff_mean, digits)} {ci}".replace(" –", "")
+
+
+def _where(row) -> str:
+    if row.unit == "relative":
+        return f"{row.preset}, speed benchmark" if row.preset else "–"
+    return f"{row.preset}, lr {row.lrs}, {int(row.pairs)} pairs"
+
+
+def _claims(claims: pd.DataFrame) -> str:
+    """One row per claim and comparison group: the effect, what the seeds could detect, what the target needs."""
     rows = []
-    for row in judged(table).itertuples():
+    for row in claims.itertuples():
         metric = METRICS[row.metric]
-        detectable = "–" if math.isnan(row.detectable) else metric.format(row.detectable)
-        rows.append([row.variant, metric.heading, _signed(row.diff_mean, metric.digits),
-                     _ci(row.diff_low, row.diff_high, metric.digits), detectable, str(int(row.pairs)), row.expected,
-                     row.paper, f"**{row.verdict}**"])
-    header = ["variant", "metric", "difference", "95% CI", "detectable ≥", "pairs", "expected", "paper", "verdict"]
+        relative = row.unit == "relative"
+        fmt = (lambda x: f"{x:.1%}") if relative else metric.format
+        bound = f" (margin ±{fmt(row.margin)})" if row.direction == "matches" else (
+            f" (margin {fmt(row.margin)})" if row.direction == "not_higher" else "")
+        minus = f" − ({row.minus})" if row.minus else ""
+        detectable = "–" if math.isnan(row.detectable) else fmt(row.detectable)
+        needed = "–" if isinstance(row.seeds_needed, float) and math.isnan(row.seeds_needed) else str(int(row.seeds_needed))
+        rows.append([row.says, f"{row.treatment} − {row.baseline}{minus}", f"{metric.heading}, {row.direction}{bound}",
+                     _where(row), _effect(row), detectable, f"{fmt(row.target)} → {needed}", row.paper,
+                     f"**{row.verdict}**", row.note])
+    header = ["claim", "contrast", "metric, direction", "where", "effect [95% CI]", "detectable (80% power)",
+              "target → seeds needed", "paper", "verdict", "note"]
     return markdown_table(header, rows)
 
 
-def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, verdict: str, figures: list[str]) -> str:
+def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, figures: list[str]) -> str:
     devices = ", ".join(sorted(runs["device"].unique()))
     concurrency = ", ".join(str(c) for c in sorted(runs["concurrency"].unique()))
     return "\n\n".join([
         f"## preset `{table['preset'].iloc[0]}` · corpus `{table['corpus_label'].iloc[0]}` · lr {table['lr'].iloc[0]:g} "
         f"· design `{table['design'].iloc[0]}`",
-        f"Device: {devices}. Runs timed at concurrency {concurrency}. Verdict on the claim: **{verdict}**.",
-        _claims(table),
+        f"Device: {devices}; runs timed at concurrency {concurrency} (training-run speeds are information, not evidence).",
         *(f"{title.capitalize()}: mean ± 95% CI half-width over seeds.\n\n{_levels(ablation, table, kinds)}"
           for title, kinds in _TABLES.items()),
         f"Paired by seed, variant − {ablation.baseline}, mean [95% CI] (paired t):",
@@ -119,126 +141,114 @@ def _lr_list(lrs: list[float]) -> str:
 
 
 def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[list[str], list[Path]]:
-    """Per sweep group: final loss against LR (figure) and the LR-sensitivity table."""
+    """Per sweep group: final loss against LR (figure) and each variant's LR sensitivity and best-LR loss."""
     table = lr_sensitivity(runs, ablation)
     if table.empty:
         return [], []
     sections, written = [], []
-    finished = runs[~runs["superseded"]].assign(capped=lambda frame: capped_loss(frame))
+    finished = current(runs, ablation)
+    finished = finished.assign(capped=capped_loss(finished))
+    digits = _SENSITIVITY.digits
     for key, part in table.groupby(SWEEP_GROUP, sort=True):
         preset, corpus, design = key
         path = _figure_path(out, preset, corpus, design, "lr-sweep")
         sweep = finished[(finished[SWEEP_GROUP] == pd.Series(key, index=SWEEP_GROUP)).all(axis=1)]
         plt.close(plot_lr_sweep(sweep, path, title=f"{ablation.name} · {preset} · {corpus}"))
         written.append(path)
-        rows, digits = [], _SENSITIVITY.digits
-        for row in part.itertuples():
-            diff = "" if row.variant == ablation.baseline else _signed(row.diff_mean, digits)
-            if diff and not math.isnan(row.diff_low):
-                diff += " " + _ci(row.diff_low, row.diff_high, digits)
-            verdict = f"**{row.verdict}**" if isinstance(getattr(row, "verdict", None), str) else ""
-            rows.append([_name(ablation, row.variant), str(row.seeds), _pm(row.mean, row.ci_low, row.ci_high, digits), diff,
-                         verdict])
+        rows = [[_name(ablation, row.variant), str(row.seeds), _pm(row.mean, row.ci_low, row.ci_high, digits),
+                 f"{row.best_lr_loss:.3f}", "yes" if row.trained_somewhere else "**no**"] for row in part.itertuples()]
         sections.append("\n\n".join([
             f"## LR sweep · preset `{preset}` · corpus `{corpus}` · lr {_lr_list(part['lrs'].iloc[0])} · design `{design}`",
             "LR sensitivity (Wortsman et al. 2023): per seed, the mean over the sweep of final val loss − the best "
-            "of them, a diverged run scored as log(vocab); over seeds that finished every LR.",
-            markdown_table(["variant", "seeds", _SENSITIVITY.heading, f"− {ablation.baseline} [95% CI]", "verdict"], rows),
+            "of them; a run that diverged or did not train is scored as log(vocab); over seeds that finished every LR. "
+            "A variant that never trains has sensitivity 0: read it with its best-LR loss.",
+            markdown_table(["variant", "seeds", _SENSITIVITY.heading, "best-LR loss (nats/byte)", "trained at some LR"],
+                           rows),
             f"![{path.name}]({path.name})",
         ]))
     return sections, written
 
 
 def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
-    """Write table.md, table.csv, the figures of each comparison group and of each LR sweep; return the paths."""
+    """Write table.md (claims first), table.csv, claims.csv, the figures of each comparison group and of each
+    LR sweep; return the paths."""
     runs = load_runs(results_dir, ablation.name)
-    if runs.empty:
+    out = Path(results_dir) / "reports" / ablation.name
+    speed = load_speed(out)
+    if runs.empty and speed.empty:
         where = ablation_dir(results_dir, ablation.name)
         raise FileNotFoundError(f"no finished runs of {ablation.name} under {where}; run `ablate run {ablation.name}` first")
-    out = Path(results_dir) / "reports" / ablation.name
     out.mkdir(parents=True, exist_ok=True)
-    table = compare(runs, ablation)
-    verdicts = claim_verdicts(table)
-    histories = dict(list(load_history(results_dir, ablation.name, runs).groupby(GROUP)))
-    group_runs = dict(list(runs[~runs["superseded"]].groupby(GROUP)))
+    claims = judge(runs, ablation, speed)
     sections, written = [], []
-    for key, part in table.groupby(GROUP, sort=True):
-        preset, corpus, design, lr = key
-        figures = []
-        for name, plot in _PLOTS if key in histories else ():
-            path = _figure_path(out, preset, corpus, design, f"lr{lr:g}", name)
-            history = histories[key]
-            title = f"{ablation.name} · {preset} · {corpus} · lr {lr:g}"
-            plt.close(plot(history[~history["superseded"]], path, title=title))
-            figures.append(path.name)
-            written.append(path)
-        sections.append(_section(ablation, group_runs[key], part, verdicts.get(key, "inconclusive"), figures))
-    sweep_sections, sweep_figures = _sweep_sections(ablation, runs, out)
-    sections += sweep_sections
-    written += sweep_figures
-    superseded = int(runs["superseded"].sum())
-    header = f"# {ablation.name}\n\nClaim: {ablation.claim}. Source: {ablation.source}."
-    if superseded:
-        header += f"\n\n{superseded} run(s) of older variant definitions are superseded and left out."
+    if not runs.empty:
+        table = compare(runs, ablation)
+        histories = dict(list(load_history(results_dir, ablation.name, runs).groupby(GROUP)))
+        group_runs = dict(list(current(runs, ablation).groupby(GROUP)))
+        for key, part in table.groupby(GROUP, sort=True):
+            preset, corpus, design, lr = key
+            figures = []
+            for name, plot in _PLOTS if key in histories else ():
+                path = _figure_path(out, preset, corpus, design, f"lr{lr:g}", name)
+                history = histories[key]
+                title = f"{ablation.name} · {preset} · {corpus} · lr {lr:g}"
+                kept = history[~history["superseded"] & history["variant"].isin(list(ablation.variants))]
+                plt.close(plot(kept, path, title=title))
+                figures.append(path.name)
+                written.append(path)
+            sections.append(_section(ablation, group_runs[key], part, figures))
+        sweep_sections, sweep_figures = _sweep_sections(ablation, runs, out)
+        sections += sweep_sections
+        written += sweep_figures
+        table.to_csv(out / "table.csv", index=False)
+    header = f"# {ablation.name}\n\nHeadline: {ablation.headline}. Source: {ablation.source}."
+    left_out = len(runs) - len(current(runs, ablation)) if not runs.empty else 0
+    if left_out:
+        header += f"\n\n{left_out} run(s) of older or dropped variant definitions are left out."
     if unfinished := sum(not record.is_done for record in RunRecord.every(results_dir, ablation.name)):
         header += (f"\n\n{unfinished} run(s) have no results yet (queued, running, interrupted, failed or cancelled): "
                    f"`ablate status {ablation.name}` shows which, with the log of each failure.")
-    benchmarks = [f"[{name}]({name})" for name in _BENCHMARKS if (out / name).exists()]
+    benchmarks = [f"[{p.name}]({p.name})" for p in sorted(out.glob("*.md")) if p.name.startswith((CSV_PREFIX, *_BENCHMARKS))]
     if benchmarks:
         header += "\n\nSpeed measurements beside this report: " + ", ".join(benchmarks) + "."
-    (out / "table.md").write_text("\n\n".join([header, *sections]) + "\n")
-    table.to_csv(out / "table.csv", index=False)
-    return [out / "table.md", out / "table.csv", *written]
-
-
-def _effects(part: pd.DataFrame) -> tuple[str, str]:
-    effects, papers = [], []
-    for row in judged(part).itertuples():
-        metric = METRICS[row.metric]
-        ci = "" if math.isnan(row.diff_low) else " " + _ci(row.diff_low, row.diff_high, metric.digits)
-        effects.append(f"{metric.heading}: {_signed(row.diff_mean, metric.digits)}{ci} → {row.verdict}")
-        papers.append(row.paper)
-    return "<br>".join(effects), "<br>".join(papers)
+    claims_text = ("## Claims\n\nEach fixed before the runs; effects are treatment − baseline paired by seed (speed: by "
+                   "benchmark round), with 95% CIs. 'Detectable' is the smallest effect these pairs find with 80% "
+                   "power; 'seeds needed' what the claim's target needs.\n\n" + _claims(claims)) if not claims.empty else ""
+    (out / "table.md").write_text("\n\n".join(filter(None, [header, claims_text, *sections])) + "\n")
+    claims.to_csv(out / "claims.csv", index=False)
+    return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not runs.empty else []), *written]
 
 
 def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
     """results/README.md: one row per claim and comparison group, with links to each report."""
     rows = []
     for ablation in ablations:
-        runs = load_runs(results_dir, ablation.name)
-        if runs.empty:
-            rows.append([f"**{ablation.name}**: {ablation.claim}", "", "not run yet", "", "", "", ""])
+        link = f"[report](reports/{ablation.name}/table.md)"
+        try:
+            write_report(ablation, results_dir)
+        except FileNotFoundError:
+            rows.append([f"**{ablation.name}**: {ablation.headline}", "", "", "not run yet", "", "", ""])
             continue
-        write_report(ablation, results_dir)
-        table = compare(runs, ablation)
-        for key, verdict in claim_verdicts(table).items():
-            preset, corpus, _, lr = key
-            part = table[(table[GROUP] == pd.Series(key, index=GROUP)).all(axis=1)]
-            effect, paper = _effects(part[part["variant"] == ablation.treatment])
-            seeds = int(part["runs"].max())
-            link = f"[report](reports/{ablation.name}/table.md)"
-            rows.append([f"**{ablation.name}**: {ablation.claim} ({ablation.treatment} vs {ablation.baseline})",
-                         paper, effect, f"**{verdict}**", f"{preset}, lr {lr:g}, {seeds} seeds", corpus, link])
-        for row in judged(lr_sensitivity(runs, ablation)).itertuples():
-            digits = _SENSITIVITY.digits
-            ci = "" if math.isnan(row.diff_low) else " " + _ci(row.diff_low, row.diff_high, digits)
-            rows.append([f"**{ablation.name}**: lower LR sensitivity ({ablation.treatment} vs {ablation.baseline})",
-                         row.paper, f"{_SENSITIVITY.label}: {_signed(row.diff_mean, digits)}{ci} → {row.verdict}",
-                         f"**{row.verdict}**",
-                         f"{row.preset}, lr {_lr_list(row.lrs)}, {row.seeds} seeds", row.corpus_label,
-                         f"[report](reports/{ablation.name}/table.md)"])
+        runs, speed = load_runs(results_dir, ablation.name), load_speed(Path(results_dir) / "reports" / ablation.name)
+        claims = judge(runs, ablation, speed)
+        if claims.empty:
+            rows.append([f"**{ablation.name}**: {ablation.headline}", "", "", "no claim's variants run yet", "", "", link])
+        for row in claims.itertuples():
+            rows.append([f"**{ablation.name}**: {row.says}", str(row.paper), _effect(row), f"**{row.verdict}**",
+                         _where(row), str(row.corpus_label), link])
     text = "\n\n".join([
         "# Results",
-        "One row per lecture claim and comparison group (preset, corpus, LR), regenerated by `ablate report --all` "
-        "from the runs under `runs/` (each run's config, summary and thinned history are committed; each report "
-        "states the device and concurrency its speed figures were measured under). Effects are treatment − baseline, "
-        "paired by seed, with 95% CIs; the verdict rule is in the top-level README.",
-        markdown_table(["claim", "paper", "our effect [95% CI]", "verdict", "preset, LR, seeds", "corpus", "details"], rows),
+        "One row per pre-registered claim and comparison group (preset, corpus, LR), regenerated by "
+        "`ablate report --all` from the runs under `runs/` (each run's config, summary and thinned history are "
+        "committed) and the paired speed benchmarks beside each report. Effects are treatment − baseline, paired by "
+        "seed, with 95% CIs, in nats per byte for losses (the papers' figures are per token of their own "
+        "tokenisers); the verdict rules are in the top-level README.",
+        markdown_table(["claim", "paper", "our effect [95% CI]", "verdict", "where", "corpus", "details"], rows),
     ])
     benchmarks = [f"[{a.name}: {name.removesuffix('.md').replace('_', ' ')}](reports/{a.name}/{name})"
                   for a in ablations for name in _BENCHMARKS if (Path(results_dir) / "reports" / a.name / name).exists()]
     if benchmarks:
-        text += "\n\nSpeed measurements (no training runs; each names its device): " + ", ".join(benchmarks) + "."
+        text += "\n\nOther speed measurements (no training runs; each names its device): " + ", ".join(benchmarks) + "."
     path = Path(results_dir) / "README.md"
     path.write_text(text + "\n")
     return path

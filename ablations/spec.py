@@ -1,10 +1,11 @@
-"""What an ablation declares: the claim, its source, a base architecture, named variants and the grid.
-Adding an ablation is one file in ablations/catalogue/ and never touches the trainer."""
+"""What an ablation declares: the lecture's headline, its source, a base architecture, named variants, the
+LR grid and the claims, each fixed before any run. Adding an ablation is one file in ablations/catalogue/
+and never touches the trainer."""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ablations.metrics import METRICS
@@ -13,46 +14,82 @@ from ablations.train_config import FIELDS as TRAIN_FIELDS
 from ablations.train_config import TrainConfig
 from models import ModelConfig
 
-Direction = Literal["lower", "higher", "not_higher"]
+Direction = Literal["lower", "higher", "not_higher", "matches"]
+WARMUP_FRACTION = "warmup_fraction"  # a variant override: warm-up as a fraction of the preset's steps
+LOSS_TARGET = 0.015  # nats/byte: the loss effect directional loss claims plan their seeds for
+LOSS_WHY = "~0.9% of the tiny preset's final loss: the relative size of Narang et al.'s RMSNorm loss effect"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Expectation:
-    """The claimed sign of (variant − baseline) for one registered metric (ablations.metrics).
+class Claim:
+    """One pre-registered statement: the sign (or the bound) of treatment − baseline on one registered metric,
+    paired by seed; with `minus`, of the interaction (treatment − baseline) − (minus[0] − minus[1]).
 
-    lower / higher: the paired difference's 95% CI must exclude zero on that side.
-    not_higher: "matches or beats": the CI's upper end must stay below `margin`.
+    lower / higher: the 95% CI excludes zero on that side (reproduced) or on the other (contradicted).
+    not_higher: the CI lies below +margin (reproduced) or above it (contradicted).
+    matches: the CI lies inside ±margin (equivalent) or outside it (contradicted).
     """
 
+    says: str  # the statement, one line
+    treatment: str
+    baseline: str
     metric: str
     direction: Direction
-    margin: float = 0.0
+    target: float  # the effect, in the metric's table units, that the seeds are planned to detect (80% power)
+    why: str  # one line: why this target or margin
+    margin: float = 0.0  # not_higher / matches: fixed before the runs
+    minus: tuple[str, str] | None = None  # the contrast an interaction subtracts
+    lrs: tuple[float, ...] = ()  # the LRs it is judged at; empty: every LR run (an LR sensitivity: its sweep)
+    paper: str = ""  # the published figure, in the paper's own units
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
-            raise ValueError(f"Expectation.metric={self.metric!r} is not a registered metric: {', '.join(METRICS)}")
+            raise ValueError(f"Claim.metric={self.metric!r} is not a registered metric: {', '.join(METRICS)}")
+        if self.direction in ("not_higher", "matches") and self.margin <= 0:
+            raise ValueError(f"Claim '{self.says}': direction={self.direction} needs a margin > 0, fixed in advance")
+        if self.target <= 0:
+            raise ValueError(f"Claim '{self.says}': target={self.target} must be a positive effect size")
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return (self.treatment, self.baseline, *(self.minus or ()))
+
+    @property
+    def half_width(self) -> float:
+        """The CI half-width the seeds aim for (Stein's d): half the target effect, or half the margin."""
+        return (self.margin if self.direction in ("not_higher", "matches") else self.target) / 2
+
+    def applies_at(self, lr: float) -> bool:
+        return not self.lrs or any(abs(lr - mine) <= 1e-12 * max(lr, mine) for mine in self.lrs)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Ablation:
     name: str
-    claim: str
+    headline: str  # what the lecture says, one line
     source: str
     base: dict[str, object]  # architecture fields shared by every variant
     variants: dict[str, dict[str, object]]  # name → overrides of `base` (ModelConfig or TrainConfig fields)
-    baseline: str
-    treatment: str  # the variant the claim is about
-    expectations: tuple[Expectation, ...]
-    seeds: int = 3
+    baseline: str  # the reference of the tables' paired differences
+    claims: tuple[Claim, ...]
+    seeds: int = 3  # every variant's pilot; claim variants get more under --seeds auto
     lrs: tuple[float, ...] = ()  # the LR sweep; empty: the preset's LR only
-    paper: dict[str, str] = field(default_factory=dict)  # metric → the published figure, for reports
+
+    def __post_init__(self) -> None:
+        unknown = {v for claim in self.claims for v in claim.variants} - set(self.variants) | {self.baseline} - set(self.variants)
+        if unknown:
+            raise ValueError(f"Ablation {self.name}: claims name unknown variants {sorted(unknown)}")
 
     def model_config(self, variant: str, preset: Preset) -> ModelConfig:
         """Preset size, then the ablation's base, then the variant's overrides; validated here."""
         fields = {**preset.model, **self.base, **self.variants[variant]}
-        return ModelConfig().replace(**{k: v for k, v in fields.items() if k not in TRAIN_FIELDS})
+        return ModelConfig().replace(**{k: v for k, v in fields.items() if k not in TRAIN_FIELDS | {WARMUP_FRACTION}})
 
     def train_config(self, variant: str, preset: Preset, lr: float | None = None) -> TrainConfig:
-        """The preset's training, with the variant's training overrides (e.g. no warm-up) and the LR."""
-        overrides = {k: v for k, v in {**self.base, **self.variants[variant]}.items() if k in TRAIN_FIELDS}
+        """The preset's training, with the variant's training overrides (e.g. no warm-up, or warm-up over a
+        fraction of the run, resolved to steps here so the run id holds only the step count) and the LR."""
+        fields = {**self.base, **self.variants[variant]}
+        overrides = {k: v for k, v in fields.items() if k in TRAIN_FIELDS}
+        if WARMUP_FRACTION in fields:
+            overrides["warmup_steps"] = round(fields[WARMUP_FRACTION] * preset.train.steps)
         return dataclasses.replace(preset.train, **overrides, **({"lr": lr} if lr is not None else {}))

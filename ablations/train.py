@@ -18,6 +18,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
+from ablations.corpus import unigram_val_loss
 from ablations.data import TokenDataModule
 from ablations.device import device_name
 from ablations.metrics import RunRows, summary_values
@@ -41,6 +42,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
         **spec.describe(),
         **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak}),
         "steps_done": rows.train[-1]["step"] if rows.train else 0,
+        "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),  # the level of "did not train"
         "concurrency": spec.concurrency,
         "peak_memory_kind": peak_kind,
         "train_time_s": sum(r["step_time_s"] for r in rows.train),  # every attempt, each step counted once

@@ -1,40 +1,44 @@
 import dataclasses
+import json
 import math
 
-import pandas as pd
 import pytest
 
-from ablations.analysis import claim_verdicts, compare, load_runs, lr_sensitivity
+from ablations.analysis import compare, judge, load_runs, lr_sensitivity
+from ablations.presets import PRESETS
 from ablations.report import write_overview
 from ablations.run_record import RunRecord
-from ablations.spec import Ablation, Expectation
+from ablations.spec import Ablation, Claim
 from ablations.stats import paired_difference_ci
 
-ABLATION = Ablation(
-    name="a",
-    claim="b is better",
-    source="s",
-    base={},
-    variants={"a": {}, "b": {}},
-    baseline="a",
-    treatment="b",
-    expectations=(Expectation(metric="final_val_loss", direction="lower"),),
-)
+B_IS_BETTER = Claim(says="b is better", treatment="b", baseline="a", metric="final_val_loss", direction="lower",
+                    target=0.05, why="w")
+ABLATION = Ablation(name="a", headline="b is better", source="s", base={}, variants={"a": {}, "b": {}}, baseline="a",
+                    claims=(B_IS_BETTER,))
 
 
-def _run(variant, seed, loss, corpus="x@1", diverged=False, design="d", finished="2026-01-01"):
+def _run(variant, seed, loss, corpus="x@1", diverged=False, design="d", finished="2026-01-01", lr=1e-3, unigram=3.3):
+    train = json.loads(json.dumps(PRESETS["tiny"].train.to_dict())) | {"lr": lr}  # no variant here overrides training
     return dict(variant=variant, seed=seed, final_val_loss=None if diverged else loss, tokens_per_s=1000.0 + seed,
                 step_time_s=0.1, diverged=diverged, preset="tiny", corpus_label=corpus, design=design, device="cpu",
-                concurrency=1, superseded=False, finished_at=finished, lr=1e-3, train={"lr": 1e-3})
+                concurrency=1, finished_at=finished, train=train, unigram_val_loss=unigram, model={"vocab_size": 256},
+                params=1000, run_id=f"{variant}-{seed}-{lr}-{corpus}-{finished}")
 
 
-def test_compare_pairs_by_seed_counts_divergence_and_never_pools_corpora():
-    runs = pd.DataFrame(
+def _frame(runs, tmp_path):
+    """The runs as `ablate report` sees them: written as summaries, loaded back."""
+    for run in runs:
+        RunRecord.at(tmp_path, "a", run["run_id"]).write_summary(run)
+    return load_runs(tmp_path, "a")
+
+
+def test_compare_pairs_by_seed_counts_divergence_and_never_pools_corpora(tmp_path):
+    runs = _frame(
         [_run("a", s, 2.0 + 0.1 * s) for s in range(3)]
         + [_run("b", 0, 1.9), _run("b", 1, 1.99), _run("b", 2, 0, diverged=True)]
-        + [_run("a", s, 9.0, corpus="y@2") for s in range(3)]
-        + [_run("b", 0, 8.0, corpus="y@2"), _run("b", 1, 7.9, corpus="y@2"), _run("b", 2, 7.8, corpus="y@2")]
-    )
+        + [_run("a", s, 9.0, corpus="y@2", unigram=9.9) for s in range(3)]
+        + [_run("b", 0, 8.0, corpus="y@2", unigram=9.9), _run("b", 1, 7.9, corpus="y@2", unigram=9.9),
+           _run("b", 2, 7.8, corpus="y@2", unigram=9.9)], tmp_path)
     table = compare(runs, ABLATION)
     loss = table[(table["metric"] == "final_val_loss") & (table["variant"] == "b")].set_index("corpus_label")
     assert loss.loc["x@1", "runs"] == 3 and loss.loc["x@1", "diverged"] == 1
@@ -42,7 +46,8 @@ def test_compare_pairs_by_seed_counts_divergence_and_never_pools_corpora():
     assert loss.loc["x@1", "diff_mean"] == pytest.approx(-0.105)
     assert loss.loc["y@2", "diff_mean"] == pytest.approx(-1.1)  # computed within its own corpus only
     # On x@1 the pairs favour b, but b diverged where a did not: that counts against the claim.
-    assert claim_verdicts(table) == {("tiny", "x@1", "d", 1e-3): "contradicted", ("tiny", "y@2", "d", 1e-3): "reproduced"}
+    verdicts = judge(runs, ABLATION).set_index("corpus_label")["verdict"]
+    assert verdicts.to_dict() == {"x@1": "contradicted", "y@2": "reproduced"}
 
 
 def test_runs_of_an_older_variant_definition_are_superseded(tmp_path):
@@ -58,32 +63,67 @@ def test_runs_of_an_older_variant_definition_are_superseded(tmp_path):
     assert (loss["runs"], loss["diff_mean"]) == (2, pytest.approx(-0.1))
 
 
+LESS_SENSITIVE = Claim(says="b is less LR-sensitive", treatment="b", baseline="a", metric="lr_sensitivity",
+                      direction="lower", target=0.05, why="w")
+
+
 def test_lr_sensitivity_is_the_mean_gap_to_the_best_lr_with_divergence_capped_at_chance(tmp_path):
     chance = math.log(256)
     losses = {  # variant → seed → loss per LR (None: diverged)
         "a": {0: [2.0, 1.8, None], 1: [2.1, 1.9, None], 2: [2.0, 1.7, 9.0]},  # 9.0: worse than chance
         "b": {0: [2.0, 1.9, 1.95], 1: [2.0, 1.85, 1.9], 2: [2.2, 1.8, 1.9]},
     }
-    runs = pd.DataFrame([
-        {**_run(variant, seed, loss, diverged=loss is None), "lr": lr, "train": {"lr": lr}, "model": {"vocab_size": 256}}
-        for variant, seeds in losses.items() for seed, per_lr in seeds.items() for lr, loss in zip((1e-3, 3e-3, 1e-2), per_lr)
-    ])
-    claimed = dataclasses.replace(ABLATION, expectations=(Expectation(metric="lr_sensitivity", direction="lower"),))
+    runs = _frame([_run(variant, seed, loss, diverged=loss is None, lr=lr)
+                   for variant, seeds in losses.items() for seed, per_lr in seeds.items()
+                   for lr, loss in zip((1e-3, 3e-3, 1e-2), per_lr)], tmp_path)
+    claimed = dataclasses.replace(ABLATION, claims=(LESS_SENSITIVE,))
     table = lr_sensitivity(runs, claimed).set_index("variant")
     scored = {v: [[chance if x is None else min(x, chance) for x in row] for row in by_seed.values()]
               for v, by_seed in losses.items()}
     expected = {v: [sum(x - min(row) for x in row) / 3 for row in rows] for v, rows in scored.items()}
     assert table.loc["a", "mean"] == pytest.approx(sum(expected["a"]) / 3)
+    assert table.loc["a", "best_lr_loss"] == pytest.approx((1.8 + 1.9 + 1.7) / 3) and table.loc["b", "lrs"] == [1e-3, 3e-3, 1e-2]
+    (row,) = judge(runs, claimed).itertuples()
     diff = paired_difference_ci(expected["b"], expected["a"])
-    assert (table.loc["b", "diff_low"], table.loc["b", "diff_high"]) == (pytest.approx(diff.low), pytest.approx(diff.high))
-    assert table.loc["b", "verdict"] == "reproduced" and table.loc["b", "lrs"] == [1e-3, 3e-3, 1e-2]
+    assert (row.diff_low, row.diff_high) == (pytest.approx(diff.low), pytest.approx(diff.high))
+    assert row.verdict == "reproduced" and row.lrs == "0.001, 0.003, 0.01" and "best-LR loss: b 1.850, a 1.800" in row.note
     assert lr_sensitivity(runs[runs["lr"] == 1e-3], claimed).empty  # one LR is no sweep
 
     # The report and the overview carry the sweep: its figure, its table and a verdict row of its own.
-    for i, run in enumerate(runs.to_dict("records")):
-        RunRecord.at(tmp_path, "a", str(i)).write_summary({**run, "run_id": str(i)})
     overview = write_overview([claimed], tmp_path).read_text()
     table = (tmp_path / "reports" / "a" / "table.md").read_text()
     assert "## LR sweep · preset `tiny` · corpus `x@1` · lr 0.001, 0.003, 0.01" in table
-    assert "**a**: lower LR sensitivity (b vs a)" in overview and "tiny, lr 0.001, 0.003, 0.01, 3 seeds" in overview
+    assert "**a**: b is less LR-sensitive" in overview and "tiny, lr 0.001, 0.003, 0.01, 3 pairs" in overview
     assert (tmp_path / "reports" / "a" / "tiny-x-1-d-lr-sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_variant_that_never_trains_is_not_scored_as_lr_insensitive(tmp_path):
+    """Post-norm stuck at the unigram level at every LR has sensitivity 0; that must not read as stability."""
+    runs = _frame([_run("a", seed, 3.29 + 0.001 * seed, lr=lr) for seed in range(3) for lr in (1e-3, 1e-2)]
+                  + [_run("b", seed, loss + 0.01 * seed, lr=lr) for seed in range(3) for lr, loss in ((1e-3, 2.0), (1e-2, 2.5))],
+                  tmp_path)
+    assert set(runs.loc[runs["variant"] == "a", "outcome"]) == {"did not train"}
+    (row,) = judge(runs, dataclasses.replace(ABLATION, claims=(LESS_SENSITIVE,))).itertuples()
+    assert row.verdict == "not scored" and "a never trained at any LR" in row.note
+
+
+def test_no_claim_is_scored_against_a_baseline_that_did_not_train(tmp_path):
+    runs = _frame([_run("a", seed, 3.3, unigram=3.35) for seed in range(3)] + [_run("b", seed, 2.0) for seed in range(3)],
+                  tmp_path)
+    (row,) = judge(runs, ABLATION).itertuples()
+    assert row.verdict == "not scored" and row.note == "not scored: the baseline a did not train"
+
+
+def test_an_interaction_claim_scores_the_difference_of_differences(tmp_path):
+    """Warm-up helps post-norm more than pre-norm: (post − post_nw) − (pre − pre_nw), per seed."""
+    losses = {"post": [2.5, 2.6, 2.55], "post_nw": [3.3, 3.31, 3.29], "pre": [2.39, 2.4, 2.38], "pre_nw": [2.35, 2.36, 2.37]}
+    interaction = Claim(says="warm-up helps post more", treatment="post", baseline="post_nw", minus=("pre", "pre_nw"),
+                        metric="final_val_loss", direction="lower", target=0.05, why="w")
+    ablation = Ablation(name="a", headline="h", source="s", base={}, variants={v: {} for v in losses}, baseline="post_nw",
+                        claims=(interaction,))
+    runs = _frame([_run(v, seed, loss, unigram=3.35) for v, per_seed in losses.items() for seed, loss in enumerate(per_seed)],
+                  tmp_path)
+    (row,) = judge(runs, ablation).itertuples()
+    per_seed = [(p - pn) - (q - qn) for p, pn, q, qn in zip(*losses.values())]
+    assert row.diff_mean == pytest.approx(sum(per_seed) / 3) and row.pairs == 3
+    assert row.verdict == "reproduced"  # post_nw did not train, and that is the effect an interaction measures

@@ -11,10 +11,11 @@ from models import kv_cache_bytes, total_params
 
 CATALOGUE = Path(ablations.catalogue.__file__).parent
 NEW_ABLATION = '''
-from ablations.spec import Ablation, Expectation
+from ablations.spec import Ablation, Claim
 
-ABLATION = Ablation(name="{name}", claim="c", source="s", base={{}}, variants={{"a": {{}}, "b": dict(norm="rms")}},
-                    baseline="a", treatment="b", expectations=(Expectation(metric="final_val_loss", direction="lower"),))
+ABLATION = Ablation(name="{name}", headline="h", source="s", base={{}}, variants={{"a": {{}}, "b": dict(norm="rms")}},
+                    baseline="a", claims=(Claim(says="b is lower", treatment="b", baseline="a", metric="final_val_loss",
+                                                direction="lower", target=0.01, why="w"),))
 '''
 
 
@@ -45,10 +46,11 @@ ABLATIONS = all_ablations()
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_variant_resolves_for_every_preset(name, preset):
     ablation = ABLATIONS[name]
-    assert {ablation.baseline, ablation.treatment} <= set(ablation.variants)
-    claimed = {e.metric for e in ablation.expectations}
-    assert claimed <= set(METRICS)
-    assert "lr_sensitivity" not in claimed or len(ablation.lrs) >= 2  # a sensitivity needs a sweep
+    assert ablation.baseline in ablation.variants and ablation.claims
+    for claim in ablation.claims:
+        assert set(claim.variants) <= set(ablation.variants) and claim.metric in METRICS and claim.why
+        assert not METRICS[claim.metric].across_runs or len(claim.lrs or ablation.lrs) >= 2  # a sensitivity needs a sweep
+        assert all(lr in ablation.lrs for lr in claim.lrs)  # judged only where the grid runs
     for variant in ablation.variants:
         ablation.model_config(variant, PRESETS[preset])
         for lr in ablation.lrs or (None,):
@@ -64,9 +66,18 @@ def test_gated_and_plain_mlps_match_parameters_within_one_percent():
 def test_norm_position_variants_differ_only_in_the_norm_and_the_warmup():
     ablation, tiny = ABLATIONS["norm_position"], PRESETS["tiny"]
     assert ablation.train_config("pre_no_warmup", tiny).warmup_steps == 0
-    assert ablation.train_config("pre", tiny).warmup_steps == tiny.train.warmup_steps
+    for preset in PRESETS.values():  # warm-up over a tenth of the run, whatever the preset's length
+        assert ablation.train_config("pre", preset).warmup_steps == ablation.train_config("post", preset).warmup_steps \
+            == preset.train.steps // 10
     pre, post = ablation.model_config("pre", tiny), ablation.model_config("post", tiny)
     assert pre.replace(norm_position="post", final_norm=False) == post
+    assert ablation.model_config("pre_no_warmup", tiny) == pre  # warm-up is training, not architecture
+
+
+def test_the_wide_gqa_variant_matches_mha_parameters():
+    ablation, tiny = ABLATIONS["mqa_vs_gqa"], PRESETS["tiny"]
+    counts = {v: total_params(ablation.model_config(v, tiny)) for v in ablation.variants}
+    assert counts["gqa_2_wide"] == counts["mha"] and counts["gqa_2"] < 0.9 * counts["mha"]
 
 
 def test_fewer_kv_heads_shrink_the_cache_in_proportion():

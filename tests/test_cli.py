@@ -25,8 +25,8 @@ def test_run_then_report_writes_table_and_both_figures(smoke_results):
     assert report.returncode == 0, report.stderr
     out = smoke_results / "reports" / "rmsnorm_vs_layernorm"
     table = (out / "table.md").read_text()
-    assert "| layernorm (baseline) | 2 | 0 |" in table and "| rmsnorm | 2 | 0 |" in table
-    assert "Verdict on the claim: **" in table
+    assert "| layernorm (baseline) | 2 | 0 | 0 |" in table and "| rmsnorm | 2 | 0 | 0 |" in table
+    assert "| RMSNorm matches LayerNorm's loss |" in table and "| **not measured** |" in table  # speed: `ablate speed`
     for png in sorted(out.glob("*.png")):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name.rsplit("-", 1)[1] for p in out.glob("*.png")) == ["grad_norm.png", "layer_grad_norms.png", "loss.png"]
@@ -55,7 +55,10 @@ ALL = ", ".join(all_ablations())  # discovered, in name order
         ),
         (["run", "rmsnorm_vs_layernorm", "--data", "/no/such/file.txt"], "no such file or directory; use --data stdlib"),
         (["run", "rmsnorm_vs_layernorm", "--executor", "cloud"], "invalid choice: 'cloud'"),
-     (["run", "rmsnorm_vs_layernorm", "--seeds", "0"], "--seeds and --parallel must be at least 1"),
+        (["run", "rmsnorm_vs_layernorm", "--seeds", "0"], "--seeds 0: give a whole number of at least 1, or auto"),
+        (["run", "rmsnorm_vs_layernorm", "--seeds", "many"], "--seeds many: give a whole number of at least 1, or auto"),
+        (["plan", "rmsnorm_vs_layernorm"], "no pilot runs of rmsnorm_vs_layernorm with two or more paired seeds"),
+        (["speed", "rmsnorm_vs_layernorm", "--rounds", "1"], "--rounds must be at least 2"),
         (["report", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
         (["report", "rmsnorm_vs_layernorm"], "no finished runs of rmsnorm_vs_layernorm"),
         (["profile", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
@@ -116,11 +119,13 @@ def test_report_all_writes_the_verdict_table(smoke_results):
     assert out.returncode == 0, out.stderr
     overview = (smoke_results / "README.md").read_text()
     rows = [line for line in overview.splitlines() if line.startswith("| **")]
-    assert len(rows) == len(all_ablations())  # one per ablation: those without runs say so
-    (ours,) = [row for row in rows if "rmsnorm_vs_layernorm" in row]
-    assert "smoke, lr 0.001, 2 seeds" in ours and "[report](reports/rmsnorm_vs_layernorm/table.md)" in ours
-    assert "1.821 vs 1.838" in ours and any(v in ours for v in ("reproduced", "inconclusive", "contradicted"))
-    assert sum("not run yet" in row for row in rows) == len(all_ablations()) - 1
+    ablations = all_ablations()
+    ours = [row for row in rows if "rmsnorm_vs_layernorm" in row]
+    assert len(ours) == len(ablations["rmsnorm_vs_layernorm"].claims)  # one row per claim; the others not run yet
+    assert len(rows) == len(ours) + len(ablations) - 1 and sum("not run yet" in row for row in rows) == len(ablations) - 1
+    (loss,) = [row for row in ours if "matches LayerNorm's loss" in row]
+    assert "smoke, lr 0.001, 2 pairs" in loss and "[report](reports/rmsnorm_vs_layernorm/table.md)" in loss
+    assert "1.821 vs 1.838" in loss and any(v in loss for v in ("equivalent", "inconclusive", "contradicted"))
 
 
 def test_benchmarks_write_their_tables_beside_the_report(tmp_path):

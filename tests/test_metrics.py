@@ -6,10 +6,10 @@ import pytest
 from conftest import make_spec
 
 from ablations import metrics
-from ablations.analysis import compare, load_runs
+from ablations.analysis import compare, judge, load_runs
 from ablations.metrics import METRICS, PER_RUN, Metric, RunRows, count_loss_spikes, summary_values
 from ablations.report import write_report
-from ablations.spec import Ablation, Expectation
+from ablations.spec import Ablation, Claim
 from ablations.train import train
 from models import ModelConfig, kv_cache_bytes, non_embedding_params, total_params, training_flops_per_token
 
@@ -55,7 +55,7 @@ def test_every_metric_has_one_source_a_direction_and_a_unit_label():
 
 def test_a_claim_must_name_a_registered_metric():
     with pytest.raises(ValueError, match="'loss' is not a registered metric"):
-        Expectation(metric="loss", direction="lower")
+        Claim(says="s", treatment="t", baseline="b", metric="loss", direction="lower", target=0.01, why="w")
 
 
 def test_loss_spikes_are_counted_against_the_rolling_mean():
@@ -80,10 +80,14 @@ def test_a_metric_added_to_the_registry_reaches_the_summary_the_comparison_and_t
     summaries = [train(spec) for spec in specs]
     assert all(s["peak_grad_norm"] == max(r["grad_norm"] for r in spec.record.read_rows() if r["split"] == "train")
                for s, spec in zip(summaries, specs))
-    ablation = Ablation(name="a", claim="c", source="s", base={}, variants={"ln": {}, "rms": {}}, baseline="ln",
-                        treatment="rms", expectations=(Expectation(metric="peak_grad_norm", direction="lower"),))
-    table = compare(load_runs(tmp_path, "a"), ablation)
-    claimed = table[(table["metric"] == "peak_grad_norm") & (table["variant"] == "rms")].iloc[0]
-    assert claimed["verdict"] in ("reproduced", "contradicted", "inconclusive") and claimed["pairs"] == 2
+    claim = Claim(says="RMSNorm lowers the peak gradient norm", treatment="rms", baseline="ln", metric="peak_grad_norm",
+                  direction="lower", target=0.1, why="w")
+    ablation = Ablation(name="a", headline="h", source="s", base={}, variants={"ln": {}, "rms": {}}, baseline="ln",
+                        claims=(claim,))
+    runs = load_runs(tmp_path, "a")
+    table = compare(runs, ablation)
+    assert table[(table["metric"] == "peak_grad_norm") & (table["variant"] == "rms")].iloc[0]["pairs"] == 2
+    (row,) = judge(runs, ablation).itertuples()
+    assert row.metric == "peak_grad_norm" and row.pairs == 2
     report = write_report(ablation, tmp_path)[0].read_text()
     assert report.count("peak gradient norm") == 3  # the claims table, the levels table and the differences table

@@ -39,5 +39,5 @@ def test_notebook_shows_the_committed_results_of_all_six_ablations_on_a_fresh_cl
     monkeypatch.setenv("ABLATE_ABLATION", "qk_norm_vs_softcap")
     outputs = _execute()
     html = _html(outputs)
-    assert "not run yet" not in html and "lower LR sensitivity" in html
+    assert "not run yet" not in html and "less sensitive to the LR" in html
     assert _figures(outputs) == 4  # with the LR-sweep figure

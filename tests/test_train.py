@@ -10,7 +10,7 @@ from conftest import make_spec
 
 from ablations.report import write_report
 from ablations.run_record import RunRecord
-from ablations.spec import Ablation, Expectation
+from ablations.spec import Ablation, Claim
 from ablations.train import train
 from models import total_params, training_flops_per_token
 
@@ -93,7 +93,9 @@ def test_non_finite_loss_stops_the_run_and_records_divergence(corpus, tmp_path):
 
     # The report counts it, does not average it, and does not crash.
     train(make_spec(corpus, tmp_path, variant="fine"))
-    ablation = Ablation(name="test", claim="c", source="s", base={}, variants={"fine": {}, "boom": {}}, baseline="fine",
-                        treatment="boom", expectations=(Expectation(metric="final_val_loss", direction="not_higher"),))
+    claim = Claim(says="boom matches fine", treatment="boom", baseline="fine", metric="final_val_loss",
+                  direction="not_higher", margin=0.01, target=0.01, why="w")
+    ablation = Ablation(name="test", headline="h", source="s", base={}, variants={"fine": {}, "boom": {}}, baseline="fine",
+                        claims=(claim,))
     table = write_report(ablation, tmp_path)[0].read_text()
-    assert "| boom | 1 | 1 | – |" in table and "Verdict on the claim: **contradicted**" in table
+    assert "| boom | 1 | 1 | 0 | – |" in table and "| **contradicted** | boom diverged where fine did not |" in table

@@ -8,19 +8,22 @@ Metrics and directions (parallel − serial, paired by seed): tokens/s higher; f
 higher by more than 0.02 nats (the "small cost" the claim allows).
 """
 
-from ablations.spec import Ablation, Expectation
+from ablations.spec import Ablation, Claim
 
 ABLATION = Ablation(
     name="serial_vs_parallel",
-    claim="parallel blocks are faster at a small or no loss cost",
+    headline="parallel blocks are faster at a small or no loss cost",
     source="Chowdhery et al. 2022 (PaLM), section 2",
     base=dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False),
     variants={"serial": dict(block="serial"), "parallel": dict(block="parallel")},
     baseline="serial",
-    treatment="parallel",
-    expectations=(
-        Expectation(metric="tokens_per_s", direction="higher"),
-        Expectation(metric="final_val_loss", direction="not_higher", margin=0.02),
+    claims=(
+        Claim(says="parallel blocks cost at most a small loss", treatment="parallel", baseline="serial",
+              metric="final_val_loss", direction="not_higher", margin=0.02, target=0.02,
+              why="0.02 nats/byte: 'small' taken as about 1% of the final loss",
+              paper="small degradation at 8B, none at 62B (PaLM)"),
+        Claim(says="parallel blocks train faster", treatment="parallel", baseline="serial", metric="step_time_s",
+              direction="lower", target=0.05, why="5%: a third of PaLM's large-scale 15%, measured by the paired speed benchmark",
+              paper="~15% faster at large scale (PaLM)"),
     ),
-    paper={"tokens_per_s": "~15% faster at large scale", "final_val_loss": "small loss at 8B, none at 62B"},
 )

@@ -1,0 +1,50 @@
+import json
+
+import numpy as np
+import pytest
+from conftest import ablate
+
+from ablations.analysis import load_runs
+from ablations.catalogue import get_ablation
+from ablations.planning import plan_table, second_stage
+from ablations.presets import PRESETS
+from ablations.run_record import RunRecord
+from ablations.stats import min_detectable_effect, seeds_for, stein_seeds
+
+
+def _pilot(tmp_path, differences):
+    """rmsnorm_vs_layernorm pilot summaries at the tiny preset whose paired loss differences are known."""
+    ablation = get_ablation("rmsnorm_vs_layernorm")
+    for seed, diff in enumerate(differences):
+        for variant, loss in (("layernorm", 1.8), ("rmsnorm", 1.8 + diff)):
+            train = json.loads(json.dumps(ablation.train_config(variant, PRESETS["tiny"]).to_dict()))
+            RunRecord.at(tmp_path, ablation.name, f"{variant}{seed}").write_summary(dict(
+                run_id=f"{variant}{seed}", variant=variant, seed=seed, preset="tiny", corpus_label="x", design="d",
+                train=train, final_val_loss=loss, diverged=False, unigram_val_loss=3.3, finished_at="2026", device="cpu",
+                concurrency=1, params=1, model={"vocab_size": 256}))
+    return ablation, load_runs(tmp_path, ablation.name)
+
+
+def test_the_plan_reports_detectable_effect_power_seeds_and_steins_total(tmp_path):
+    differences = [0.004, -0.006, 0.009]
+    ablation, runs = _pilot(tmp_path, differences)
+    (row,) = plan_table(runs, ablation).itertuples()
+    sd = float(np.std(differences, ddof=1))
+    assert row.pairs == 3 and row.sd == pytest.approx(sd, rel=1e-9)
+    assert row.detectable == pytest.approx(min_detectable_effect(sd, 3)) and row.seeds_needed == seeds_for(0.01, sd)
+    assert row.stein_seeds == stein_seeds(sd, 3, 0.005)  # a matches claim aims at half its margin
+    assert second_stage(runs, ablation, pilot=3, most=6) == {("layernorm", 2e-3): min(6, row.stein_seeds),
+                                                             ("rmsnorm", 2e-3): min(6, row.stein_seeds)}
+    printed = ablate("plan", "rmsnorm_vs_layernorm", "--results-dir", str(tmp_path))
+    assert printed.returncode == 0 and "| RMSNorm matches LayerNorm's loss | tiny, lr 0.002 | 3 |" in printed.stdout
+
+
+def test_seeds_auto_runs_the_pilot_then_the_second_stage_for_the_claims_variants(tmp_path):
+    run = ablate("run", "rmsnorm_vs_layernorm", "--preset", "smoke", "--seeds", "auto", "--max-seeds", "4", "--executor",
+                 "debug", "--data", "stdlib", "--results-dir", str(tmp_path))
+    assert run.returncode == 0, run.stderr[-2000:]
+    done = [r.read_summary() for r in RunRecord.done(tmp_path, "rmsnorm_vs_layernorm")]
+    seeds = sorted((s["variant"], s["seed"]) for s in done)
+    pilot = [(v, s) for v in ("layernorm", "rmsnorm") for s in range(3)]
+    assert set(pilot) <= set(seeds) and len(seeds) <= 8
+    assert ("--seeds auto: layernorm at lr 0.001" in run.stdout) == (len(seeds) > 6)

@@ -1,0 +1,58 @@
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ablations.catalogue import get_ablation
+from ablations.presets import get_preset
+from ablations.spec import Claim
+from ablations.speed import judge_speed, load_speed, measure, write_speed
+
+FASTER = Claim(says="t is faster", treatment="t", baseline="b", metric="step_time_s", direction="lower", target=0.05,
+               why="w")
+
+
+def _benchmark(ratios, device="cpu: test, 2 threads"):
+    rounds = range(len(ratios))
+    rows = [dict(round=r, variant="b", step_time_s=0.1 * (1 + 0.3 * math.sin(r))) for r in rounds]
+    rows += [dict(round=r, variant="t", step_time_s=0.1 * (1 + 0.3 * math.sin(r)) * q) for r, q in zip(rounds, ratios)]
+    return pd.DataFrame(rows).assign(preset="tiny", device=device, threads=2, compiled=False)
+
+
+def test_the_effect_is_the_geometric_mean_ratio_of_paired_rounds_minus_one():
+    """Machine drift (the sine) cancels in each round's ratio; the CI is the paired t interval of the log ratios."""
+    ratios = np.exp(np.random.default_rng(0).normal(np.log(0.9), 0.02, 40))
+    (row,) = judge_speed(FASTER, _benchmark(ratios))
+    assert row["diff_mean"] == pytest.approx(math.exp(np.log(ratios).mean()) - 1)
+    half = 2.0227 * np.log(ratios).std(ddof=1) / math.sqrt(40)  # t(0.975, 39)
+    assert row["diff_low"] == pytest.approx(math.expm1(np.log(ratios).mean() - half), rel=1e-3)
+    assert row["verdict"] == "reproduced" and row["pairs"] == 40 and "cpu: test, 2 threads" in row["note"]
+    (slower,) = judge_speed(FASTER, _benchmark(1 / ratios))
+    assert slower["verdict"] == "contradicted"
+    tokens = Claim(says="t is faster", treatment="t", baseline="b", metric="tokens_per_s", direction="higher", target=0.05,
+                   why="w")
+    (inverse,) = judge_speed(tokens, _benchmark(ratios))
+    assert inverse["diff_mean"] == pytest.approx(math.exp(-np.log(ratios).mean()) - 1) and inverse["verdict"] == "reproduced"
+
+
+def test_a_speed_claim_without_a_benchmark_says_how_to_measure_it():
+    (row,) = judge_speed(FASTER, None)
+    assert row["verdict"] == "not measured" and "ablate speed" in row["note"]
+
+
+def test_measure_times_every_variant_every_round_in_turn_on_one_batch(tmp_path):
+    ablation, smoke = get_ablation("rmsnorm_vs_layernorm"), get_preset("smoke")
+    frame = measure(ablation, smoke, ["layernorm", "rmsnorm"], rounds=4, warmup=1)
+    assert list(frame["variant"]) == ["layernorm", "rmsnorm", "rmsnorm", "layernorm"] * 2  # order reversed every round
+    assert (frame["step_time_s"] > 0).all() and list(frame["round"]) == [0, 0, 1, 1, 2, 2, 3, 3]
+    paths = write_speed(ablation, smoke, ["layernorm", "rmsnorm"], tmp_path, "cpu", 4, 1, False, "cpu: here, 2 threads", 2)
+    assert paths[1].name == "speed-smoke-cpu-here-2-threads.csv" and "| rmsnorm |" in paths[0].read_text()
+    assert len(load_speed(tmp_path)) == 8
+
+
+def test_judging_speed_imports_no_torch():
+    code = "import sys, ablations.speed; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
