@@ -154,6 +154,17 @@ def _differences(claim: Claim, arms: dict[str, pd.Series]) -> pd.Series:
     return diff.dropna()
 
 
+def _seeds_needed(claim: Claim, diff: Interval, sd: float) -> float:
+    """Pairs that detect the claim's target with 80% power; for a bounded claim (matches, not higher), pairs that
+    tell the observed effect from the margin, NaN when it lies at or beyond the margin (more pairs cannot help)."""
+    if not sd > 0:
+        return diff.n
+    if claim.direction in ("matches", "not_higher"):
+        room = claim.margin - (abs(diff.mean) if claim.direction == "matches" else diff.mean)
+        return seeds_for(room, sd) if room > 0 else math.nan
+    return seeds_for(claim.target, sd)
+
+
 def _row(claim: Claim, diff: Interval, sd: float, note: str, **where) -> dict:
     metric = METRICS[claim.metric]
     return dict(**where, says=claim.says, metric=claim.metric, unit=metric.unit, direction=claim.direction,
@@ -161,7 +172,7 @@ def _row(claim: Claim, diff: Interval, sd: float, note: str, **where) -> dict:
                 minus=" − ".join(claim.minus) if claim.minus else "", paper=claim.paper, diff_mean=diff.mean,
                 diff_low=diff.low, diff_high=diff.high, pairs=diff.n, sd=sd,
                 detectable=min_detectable_effect(sd, diff.n) if diff.n >= 2 else math.nan,
-                seeds_needed=seeds_for(claim.target, sd) if sd > 0 else diff.n,
+                seeds_needed=_seeds_needed(claim, diff, sd),
                 verdict=verdict(claim, diff) if not note.startswith("not scored") else "not scored", note=note)
 
 
@@ -214,8 +225,9 @@ def _judge_sweep(claim: Claim, runs: pd.DataFrame, ablation: Ablation) -> list[d
 
 def _size_note(claim: Claim, runs: pd.DataFrame) -> str:
     params = runs.groupby("variant")["params"].first()
-    if {claim.treatment, claim.baseline} <= set(params.index) and params[claim.treatment] != params[claim.baseline]:
-        return f"{claim.treatment} has {params[claim.treatment] / params[claim.baseline] - 1:+.1%} parameters"
+    if {claim.treatment, claim.baseline} <= set(params.index):
+        change = params[claim.treatment] / params[claim.baseline] - 1
+        return f"{claim.treatment} has {change:+.1%} parameters" if abs(change) >= 0.0005 else ""
     return ""
 
 

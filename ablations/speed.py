@@ -104,7 +104,8 @@ def judge_speed(claim: Claim, speed: pd.DataFrame | None) -> list[dict]:
     base = dict(says=claim.says, metric=claim.metric, unit="relative", direction=claim.direction, margin=claim.margin,
                 target=claim.target, treatment=claim.treatment, baseline=claim.baseline, minus="", paper=claim.paper)
     if speed is None or speed.empty or not {claim.treatment, claim.baseline} <= set(speed["variant"]):
-        return [dict(base, verdict="not measured", note=f"run `ablate speed` for {claim.treatment} and {claim.baseline}",
+        return [dict(base, verdict="not measured", compiled=False,
+                     note=f"run `ablate speed` for {claim.treatment} and {claim.baseline}",
                      pairs=0, diff_mean=math.nan, diff_low=math.nan, diff_high=math.nan, detectable=math.nan,
                      seeds_needed=math.nan, lrs="", preset="", corpus_label="", device="")]
     rows = []
@@ -115,12 +116,12 @@ def judge_speed(claim: Claim, speed: pd.DataFrame | None) -> list[dict]:
             mean, low, high = -mean, -high, -low
         effect = Interval(math.expm1(mean), math.expm1(low), math.expm1(high), log_ratio.n)
         threads = part["threads"].iloc[0]
-        rows.append(dict(base, preset=preset, corpus_label="random tokens", lrs="", device=device,
+        rows.append(dict(base, preset=preset, corpus_label="random tokens", lrs="", device=device, compiled=bool(compiled),
                          diff_mean=effect.mean, diff_low=effect.low, diff_high=effect.high, pairs=effect.n,
                          detectable=math.expm1(min_detectable_effect(sd, log_ratio.n)),
                          seeds_needed=seeds_for(math.log1p(claim.target), sd), verdict=verdict(claim, effect),
-                         note=f"paired speed benchmark: {device}, {threads} threads{', compiled' if compiled else ''}, "
-                              f"{log_ratio.n} rounds; 'seeds needed' counts rounds"))
+                         note=f"paired speed benchmark: {device} ({threads} torch threads), "
+                              f"{'compiled' if compiled else 'eager'}, {log_ratio.n} rounds"))
     return rows
 
 

@@ -25,7 +25,8 @@ def test_run_then_report_writes_table_and_both_figures(smoke_results):
     assert report.returncode == 0, report.stderr
     out = smoke_results / "reports" / "rmsnorm_vs_layernorm"
     table = (out / "table.md").read_text()
-    assert "| layernorm (baseline) | 2 | 0 | 0 |" in table and "| rmsnorm | 2 | 0 | 0 |" in table
+    # 20 steps do not get below the unigram level: every smoke run is an outcome "did not train".
+    assert "| layernorm (baseline) | 2 | 0 | 2 |" in table and "| rmsnorm | 2 | 0 | 2 |" in table
     assert "| RMSNorm matches LayerNorm's loss |" in table and "| **not measured** |" in table  # speed: `ablate speed`
     for png in sorted(out.glob("*.png")):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -125,7 +126,7 @@ def test_report_all_writes_the_verdict_table(smoke_results):
     assert len(rows) == len(ours) + len(ablations) - 1 and sum("not run yet" in row for row in rows) == len(ablations) - 1
     (loss,) = [row for row in ours if "matches LayerNorm's loss" in row]
     assert "smoke, lr 0.001, 2 pairs" in loss and "[report](reports/rmsnorm_vs_layernorm/table.md)" in loss
-    assert "1.821 vs 1.838" in loss and any(v in loss for v in ("equivalent", "inconclusive", "contradicted"))
+    assert "1.821 vs 1.838" in loss and "**not scored** (the baseline layernorm did not train)" in loss
 
 
 def test_benchmarks_write_their_tables_beside_the_report(tmp_path):

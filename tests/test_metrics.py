@@ -80,7 +80,7 @@ def test_a_metric_added_to_the_registry_reaches_the_summary_the_comparison_and_t
     summaries = [train(spec) for spec in specs]
     assert all(s["peak_grad_norm"] == max(r["grad_norm"] for r in spec.record.read_rows() if r["split"] == "train")
                for s, spec in zip(summaries, specs))
-    claim = Claim(says="RMSNorm lowers the peak gradient norm", treatment="rms", baseline="ln", metric="peak_grad_norm",
+    claim = Claim(says="RMSNorm lowers it", treatment="rms", baseline="ln", metric="peak_grad_norm",
                   direction="lower", target=0.1, why="w")
     ablation = Ablation(name="a", headline="h", source="s", base={}, variants={"ln": {}, "rms": {}}, baseline="ln",
                         claims=(claim,))
