@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -30,7 +31,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _results_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("ABLATE_RESULTS", "results"))
+    path = Path(arg or os.environ.get("ABLATE_RESULTS", "results"))
+    if path.exists() and not path.is_dir():
+        flag = "--results-dir" if arg else "$ABLATE_RESULTS"
+        raise UsageError(f"{flag} {path}: that is a file; give a directory (it is created if missing)")
+    return path
+
+
+def _lrs(text: str) -> list[float]:
+    """--lrs: positive, finite learning rates, comma-separated."""
+    try:
+        lrs = [float(part) for part in text.split(",")]
+    except ValueError:
+        lrs = []
+    if not lrs or not all(math.isfinite(lr) and lr > 0 for lr in lrs):
+        raise UsageError(f"--lrs {text}: give positive learning rates separated by commas, e.g. 1e-3,3e-3")
+    return lrs
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -85,7 +101,7 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
         preset = get_preset(args.preset)
         variants = check_variants(ablation, args.variants.split(",")) if args.variants else list(ablation.variants)
         configs = {variant: ablation.model_config(variant, preset) for variant in variants}
-        lrs = [float(lr) for lr in args.lrs.split(",")] if args.lrs else list(ablation.lrs) or [None]
+        lrs = _lrs(args.lrs) if args.lrs else list(ablation.lrs) or [None]
         trains = {(v, lr): ablation.train_config(v, preset, lr) for v in variants for lr in lrs}
     except (UnknownName, ValueError) as error:
         raise UsageError(str(error)) from None
@@ -174,7 +190,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"{name}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
         for r in rows:
             print(f"  {r['variant']:<14} seed {r['seed']:<3} {r['preset']:<6} {r['run_id']}  {r['state']:<11} "
-                  f"{('job ' + r['job']) if r['job'] else ''} {r['detail']}".rstrip())
+                  f"{r['corpus']:<22} {('job ' + r['job']) if r['job'] else ''} {r['detail']}".rstrip())
     return 0
 
 

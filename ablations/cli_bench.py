@@ -41,7 +41,7 @@ def _setup(args: argparse.Namespace):
         if args.threads < 1:
             raise BenchUsageError("--threads must be at least 1")
         torch.set_num_threads(args.threads)
-    return ablation, preset, device, args.results_dir / "reports" / ablation.name
+    return ablation, preset, device, args.results_dir_type(args.results_dir) / "reports" / ablation.name
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -99,12 +99,13 @@ def cmd_decode_bench(args: argparse.Namespace) -> int:
 
 def add_bench_commands(commands, results_dir_type) -> None:
     common = argparse.ArgumentParser(add_help=False)
+    common.set_defaults(results_dir_type=results_dir_type)  # checked with the other input, inside the CLI's error handling
     common.add_argument("name", help="ablation name (see `ablate list`)")
     common.add_argument("--preset", default="tiny", metavar="NAME", help="model shape to measure (default: tiny)")
     common.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when visible, else cpu")
     common.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; CPU timings "
                         "depend on it and on other load, and the report records it)")
-    common.add_argument("--results-dir", type=results_dir_type, default=results_dir_type(None), metavar="DIR",
+    common.add_argument("--results-dir", metavar="DIR",
                         help="reports go to DIR/reports/NAME/ (default: $ABLATE_RESULTS or ./results)")
     profile = commands.add_parser(
         "profile", parents=[common], help="share of FLOPs vs share of runtime per operator class (Ivanov et al. 2021)",

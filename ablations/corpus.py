@@ -81,7 +81,10 @@ def _stdlib_bytes() -> bytes:
 
 def _path_bytes(path: Path) -> bytes:
     if path.is_file():
-        return path.read_bytes()
+        data = path.read_bytes()
+        if b"\0" in data:  # the tokenizer reads text; a binary would train on machine code
+            raise CorpusError(f"--data {path}: a binary file, not text; {ALTERNATIVES}")
+        return data
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
         texts = (p.read_bytes() for p in files)

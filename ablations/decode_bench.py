@@ -118,8 +118,8 @@ def plot_decode(frame: pd.DataFrame, path: Path | None = None, title: str = "") 
 
 
 def _markdown(ablation: Ablation, frame: pd.DataFrame) -> str:
-    header = ["variant", "K/V heads", "batch", "context", "KV cache (MiB)", "tokens/s", f"speedup vs {ablation.baseline}"]
-    rows = [[row.variant, str(row.n_kv_heads), str(row.batch_size), str(row.context), f"{row.kv_cache_bytes / 2**20:.2f}",
+    header = ["variant", "K/V heads", "batch", "context", "KV cache (KiB)", "tokens/s", f"speedup vs {ablation.baseline}"]
+    rows = [[row.variant, str(row.n_kv_heads), str(row.batch_size), str(row.context), f"{row.kv_cache_bytes / 2**10:,.1f}",
              f"{row.tokens_per_s:.0f}", f"{row.speedup_vs_baseline:.2f}×"] for row in frame.itertuples()]
     return markdown_table(header, rows)
 

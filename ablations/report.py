@@ -53,6 +53,11 @@ def _ci(low: float, high: float, digits: int) -> str:
     return "–" if math.isnan(low) else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
+def _order(ablation: Ablation) -> list[str]:
+    """The variants in the order every figure colours them: the baseline first."""
+    return [ablation.baseline, *(v for v in ablation.variants if v != ablation.baseline)]
+
+
 def _name(ablation: Ablation, variant: str) -> str:
     return f"{variant} (baseline)" if variant == ablation.baseline else variant
 
@@ -176,7 +181,7 @@ def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[
         preset, corpus, design = key
         path = _figure_path(out, preset, corpus, design, "lr-sweep")
         sweep = finished[(finished[SWEEP_GROUP] == pd.Series(key, index=SWEEP_GROUP)).all(axis=1)]
-        plt.close(plot_lr_sweep(sweep, path, title=f"{ablation.name} · {preset} · {corpus}"))
+        plt.close(plot_lr_sweep(sweep, path, title=f"{ablation.name} · {preset} · {corpus}", order=_order(ablation)))
         written.append(path)
         rows = [[_name(ablation, row.variant), str(row.seeds), _pm(row.mean, row.ci_low, row.ci_high, digits),
                  f"{row.best_lr_loss:.3f}", "yes" if row.trained_somewhere else "**no**"] for row in part.itertuples()]
@@ -216,7 +221,7 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
                 history = histories[key]
                 title = f"{ablation.name} · {preset} · {corpus} · lr {lr:g}"
                 kept = history[~history["superseded"] & history["variant"].isin(list(ablation.variants))]
-                plt.close(plot(kept, path, title=title))
+                plt.close(plot(kept, path, title=title, order=_order(ablation)))
                 figures.append(path.name)
                 written.append(path)
             sections.append(_section(ablation, group_runs[key], part, figures))

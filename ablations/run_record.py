@@ -19,6 +19,7 @@ import fcntl
 import json
 import shutil
 import statistics
+import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,17 @@ _SLURM_STATES = {
     "RUNNING": "running", "COMPLETING": "running", "STAGE_OUT": "running", "SIGNALING": "running",
     "CANCELLED": "cancelled", "UNKNOWN": "unknown",
 }
+
+
+def _slurm_state(job: dict) -> str | None:
+    """The controller's own word on a queued or running task, from squeue. sacct (what submitit reads) reports
+    a job array's pending remainder as one line that can shadow a task that already runs."""
+    try:
+        out = subprocess.run(["squeue", "-h", "-j", job["job_id"], "-o", "%T"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    states = out.stdout.split() if out.returncode == 0 else []
+    return states[0] if len(states) == 1 else None  # gone from the queue (finished): sacct knows the rest
 
 
 def ablation_dir(results_dir: str | Path, ablation: str) -> Path:
@@ -208,8 +220,7 @@ class RunRecord:
             return "not started"
         if job["executor"] != "slurm":  # a local job: training now (its lock is held), or stopped with its parent
             return "running" if self.being_trained() else "interrupted"
-        sacct = self._slurm_job(job).state.split()[0].rstrip("+")
-        return _SLURM_STATES.get(sacct, "failed")
+        return _SLURM_STATES.get(_slurm_state(job) or self._slurm_job(job).state.split()[0].rstrip("+"), "failed")
 
     def detail(self, state: str) -> str:
         """What a user needs next to a state: where a failure's log is, when a run diverged."""

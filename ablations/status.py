@@ -13,7 +13,8 @@ def run_states(results_dir: str | Path, ablation: str) -> list[dict]:
         described, job = record.read_config(), record.read_job() or {}
         state = record.state()
         rows.append(dict(run_id=record.run_id, variant=described["variant"], seed=described["seed"],
-                         preset=described["preset"], state=state, job=job.get("job_id", ""), detail=record.detail(state)))
+                         preset=described["preset"], corpus=described.get("corpus_label", ""), state=state,
+                         job=job.get("job_id", ""), detail=record.detail(state)))
     return rows
 
 

@@ -101,6 +101,7 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # keep job logs to our progress lines
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning vs newer torch, harmless
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists")  # resuming is the point
+    warnings.filterwarnings("ignore", message="The `srun` command is available")  # submitit starts the tasks, not srun
     L.seed_everything(spec.seed, verbose=False)  # same seed, same init wherever the variants' shapes agree
     system = LanguageModelSystem(spec.model, spec.train, log_every=spec.log_every)
     data = TokenDataModule(

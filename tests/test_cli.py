@@ -59,6 +59,13 @@ ALL = ", ".join(all_ablations())  # discovered, in name order
         (["run", "rmsnorm_vs_layernorm", "--seeds", "0"], "--seeds 0: give a whole number of at least 1, or auto"),
         (["run", "rmsnorm_vs_layernorm", "--seeds", "many"], "--seeds many: give a whole number of at least 1, or auto"),
         (["plan", "rmsnorm_vs_layernorm"], "no pilot runs of rmsnorm_vs_layernorm with two or more paired seeds"),
+        (["run", "rmsnorm_vs_layernorm", "--results-dir", "{tmp}/a-file"], "--results-dir {tmp}/a-file: that is a file"),
+        (["report", "--all", "--results-dir", "{tmp}/a-file"], "--results-dir {tmp}/a-file: that is a file"),
+        (["speed", "rmsnorm_vs_layernorm", "--results-dir", "{tmp}/a-file"], "--results-dir {tmp}/a-file: that is a file"),
+        (["run", "rmsnorm_vs_layernorm", "--lrs", "-1"], "--lrs -1: give positive learning rates separated by commas"),
+        (["run", "rmsnorm_vs_layernorm", "--lrs", "nan"], "--lrs nan: give positive learning rates separated by commas"),
+        (["run", "rmsnorm_vs_layernorm", "--lrs", "1e-3,abc"], "--lrs 1e-3,abc: give positive learning rates"),
+        (["run", "rmsnorm_vs_layernorm", "--data", "{tmp}/binary"], "--data {tmp}/binary: a binary file, not text"),
         (["speed", "rmsnorm_vs_layernorm", "--rounds", "1"], "--rounds must be at least 2"),
         (["report", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
         (["report", "rmsnorm_vs_layernorm"], "no finished runs of rmsnorm_vs_layernorm"),
@@ -68,11 +75,13 @@ ALL = ", ".join(all_ablations())  # discovered, in name order
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_submitted(args, message, tmp_path):
-    result = ablate(*args, "--results-dir", str(tmp_path))
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "binary").write_bytes(b"\x7fELF\0\0" * 1000)
+    args = [arg.format(tmp=tmp_path) for arg in args]
+    result = ablate(*args, *([] if "--results-dir" in args else ["--results-dir", str(tmp_path)]))
     assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
-    if args[0] == "run":
-        assert not (tmp_path / "runs").exists()
+    assert result.stderr.count("\n") == 1 and message.format(tmp=tmp_path) in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "binary"]  # nothing written, nothing submitted
 
 
 def test_invalid_config_fails_naming_the_field_before_any_job(monkeypatch, tmp_path, capsys):

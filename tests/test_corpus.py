@@ -21,7 +21,7 @@ def test_shakespeare_is_found_in_data_dir_and_tokenised_as_bytes():
 
 
 def test_without_a_local_copy_the_default_is_stdlib(monkeypatch):
-    monkeypatch.delenv("ABLATE_DATA_DIR")
+    monkeypatch.delenv("ABLATE_DATA_DIR", raising=False)
     assert default_corpus_name() == "stdlib"
     corpus = load_corpus("stdlib", context=64)
     assert corpus.n_tokens > 1_000_000  # the stdlib sources are megabytes of text on any Python
@@ -54,7 +54,7 @@ def _serve(directory):
 
 @needs_shakespeare
 def test_download_is_checked_and_cached(tmp_path, monkeypatch):
-    monkeypatch.delenv("ABLATE_DATA_DIR")
+    monkeypatch.delenv("ABLATE_DATA_DIR", raising=False)
     monkeypatch.setenv("ABLATE_CACHE", str(tmp_path / "cache"))
     served = tmp_path / "served"
     served.mkdir()
@@ -78,7 +78,7 @@ def test_download_is_checked_and_cached(tmp_path, monkeypatch):
 
 
 def test_no_copy_and_no_network_names_the_alternatives(tmp_path, monkeypatch):
-    monkeypatch.delenv("ABLATE_DATA_DIR")
+    monkeypatch.delenv("ABLATE_DATA_DIR", raising=False)
     monkeypatch.setenv("ABLATE_CACHE", str(tmp_path))
     server = _serve(tmp_path)
     port = server.server_port
