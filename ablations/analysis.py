@@ -61,18 +61,21 @@ def _outcomes(runs: pd.DataFrame) -> pd.Series:
 
 
 def current(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
-    """The runs that count: not superseded, of a declared variant, trained as the variant is declared today
-    (a variant whose training changed, e.g. a longer warm-up, leaves its older runs out)."""
+    """The runs that count: of a declared variant, built and trained as the variant is declared today (a
+    variant whose warm-up or architecture changed leaves its older runs out), and of those the latest per
+    (group, variant, seed). Model fields a run's summary predates are not compared."""
     def declared(run) -> bool:
         preset = PRESETS.get(run.preset)
         if run.variant not in ablation.variants or preset is None:
             return run.variant in ablation.variants  # a preset we do not know: trust the name
-        as_stored = json.loads(json.dumps(ablation.train_config(run.variant, preset, run.lr).to_dict()))
-        return as_stored == run.train
+        train = json.loads(json.dumps(ablation.train_config(run.variant, preset, run.lr).to_dict()))
+        model = json.loads(json.dumps(ablation.model_config(run.variant, preset).to_dict()))
+        stored = run.model if isinstance(run.model, dict) else {}
+        return train == run.train and all(model.get(key, value) == value for key, value in stored.items())
     if runs.empty:
         return runs
-    keep = ~runs["superseded"] & runs.apply(declared, axis=1)
-    return runs[keep]
+    ok = runs[runs.apply(declared, axis=1)]
+    return ok[~ok.duplicated([*GROUP, "variant", "seed"], keep="last")]
 
 
 def _speed_comparable(group: pd.DataFrame) -> bool:
@@ -157,6 +160,8 @@ def _differences(claim: Claim, arms: dict[str, pd.Series]) -> pd.Series:
 def _seeds_needed(claim: Claim, diff: Interval, sd: float) -> float:
     """Pairs that detect the claim's target with 80% power; for a bounded claim (matches, not higher), pairs that
     tell the observed effect from the margin, NaN when it lies at or beyond the margin (more pairs cannot help)."""
+    if diff.n < 2:
+        return math.inf  # no spread to plan from: run more seeds
     if not sd > 0:
         return diff.n
     if claim.direction in ("matches", "not_higher"):
@@ -186,25 +191,30 @@ def _judge_per_run(claim: Claim, runs: pd.DataFrame) -> list[dict]:
         arms = {v: r[metric.name].where(r["outcome"] != "diverged") for v, r in arm_runs.items()}
         note = ""
         if claim.minus is None and not baseline_trained.any():
-            note = f"not scored: the baseline {claim.baseline} did not train"
+            note = f"not scored: the baseline {claim.baseline} never trained (diverged or stuck at the unigram level)"
         elif claim.minus is None:  # pairs whose baseline did not train say nothing about the treatment
             arms[claim.baseline] = arms[claim.baseline].where(baseline_trained)
         diffs = _differences(claim, arms)
         interval = mean_ci(diffs)
         sd = float(diffs.std(ddof=1)) if len(diffs) >= 2 else math.nan
-        if metric.kind == "loss" and not note:  # a seed on which only the treatment diverged counts against it
+        against = metric.kind == "loss" and claim.direction != "higher"  # divergence speaks against "lower or equal"
+        if against and not note:  # a seed on which only the treatment diverged counts against the claim
             diverged = {v: set(r.index[r["outcome"] == "diverged"]) for v, r in arm_runs.items()}
-            if diverged[claim.treatment] - diverged[claim.baseline]:
+            if diverged[claim.treatment] & set(arm_runs[claim.baseline].index) - diverged[claim.baseline]:
                 note = f"{claim.treatment} diverged where {claim.baseline} did not"
+        if claim.minus and len(diffs) < len(arm_runs[claim.treatment]):
+            note = "; ".join(filter(None, [note, f"{len(arm_runs[claim.treatment]) - len(diffs)} seed(s) without all four "
+                                                 "arms trained or finished left out"]))
         row = _row(claim, interval, sd, note, **dict(zip(GROUP, key)), lrs=f"{key[-1]:g}")
-        if note.endswith("did not"):
+        if note.startswith(f"{claim.treatment} diverged"):
             row["verdict"] = "contradicted"
+        row["note"] = "; ".join(filter(None, [row["note"], _size_note(claim, group)]))
         rows.append(row)
     return rows
 
 
 def _judge_sweep(claim: Claim, runs: pd.DataFrame, ablation: Ablation) -> list[dict]:
-    table, rows = lr_sensitivity(runs, ablation, claim.lrs), []
+    table, rows = lr_sensitivity(runs, ablation, claim.lrs or ablation.lrs), []  # the declared sweep, not stray LRs
     if table.empty:
         return rows
     for key, part in table.groupby(SWEEP_GROUP, sort=True):
@@ -223,12 +233,20 @@ def _judge_sweep(claim: Claim, runs: pd.DataFrame, ablation: Ablation) -> list[d
     return rows
 
 
-def _size_note(claim: Claim, runs: pd.DataFrame) -> str:
-    params = runs.groupby("variant")["params"].first()
+def _size_note(claim: Claim, group: pd.DataFrame) -> str:
+    """The parameter difference of treatment and baseline, within one comparison group."""
+    if "params" not in group:
+        return ""
+    params = group.groupby("variant")["params"].first()
     if {claim.treatment, claim.baseline} <= set(params.index):
         change = params[claim.treatment] / params[claim.baseline] - 1
         return f"{claim.treatment} has {change:+.1%} parameters" if abs(change) >= 0.0005 else ""
     return ""
+
+
+def _not_run(claim: Claim) -> dict:
+    return _row(claim, Interval(math.nan, math.nan, math.nan, 0), math.nan, "its variants have no finished runs to pair",
+                preset="", corpus_label="", lrs="") | dict(verdict="not run", seeds_needed=math.nan)
 
 
 def judge(runs: pd.DataFrame, ablation: Ablation, speed: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -244,11 +262,8 @@ def judge(runs: pd.DataFrame, ablation: Ablation, speed: pd.DataFrame | None = N
         if metric.device_dependent:
             rows += judge_speed(claim, speed)
             continue
-        if ok.empty:
+        if runs.empty:
             continue
-        found = _judge_sweep(claim, runs, ablation) if metric.across_runs else _judge_per_run(claim, ok)
-        size = _size_note(claim, ok)
-        for row in found:
-            row["note"] = "; ".join(filter(None, [row["note"], size]))
-        rows += found
+        found = [] if ok.empty else _judge_sweep(claim, runs, ablation) if metric.across_runs else _judge_per_run(claim, ok)
+        rows += found or [_not_run(claim)]
     return pd.DataFrame(rows)

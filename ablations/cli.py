@@ -136,11 +136,16 @@ def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpe
     if not all(spec.record.is_done for spec in pilot):
         print("--seeds auto: the second stage is planned from the finished pilot; run the same command again then")
         return []
-    ablation = get_ablation(args.name)
-    wanted = second_stage(load_runs(pilot[0].results_dir, args.name), ablation, len({s.seed for s in pilot}), args.max_seeds)
-    extra = plan(args, {key: range(len({s.seed for s in pilot}), n) for key, n in wanted.items()})
-    for (variant, lr), n in sorted(wanted.items()):
-        print(f"--seeds auto: {variant} at lr {lr:g}: {n} seeds in all (Stein's second stage; --max-seeds {args.max_seeds})")
+    ablation, first = get_ablation(args.name), pilot[0]
+    runs = load_runs(first.results_dir, args.name)
+    mine = (runs["preset"] == first.preset) & (runs["corpus_label"] == first.corpus.label) & (runs["design"] == first.design)
+    runs = runs[mine]
+    n0 = len({spec.seed for spec in pilot})
+    wanted = second_stage(runs, ablation, n0, args.max_seeds)
+    extra = plan(args, {key: range(n0, n) for key, n in wanted.items()})
+    for spec in sorted({(s.variant, s.train.lr) for s in extra}):
+        print(f"--seeds auto: {spec[0]} at lr {spec[1]:g}: {wanted[spec]} seeds in all (Stein's second stage; "
+              f"--max-seeds {args.max_seeds})")
     return extra
 
 
@@ -212,7 +217,7 @@ def get_ablation_or_usage(name: str):
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from ablations.analysis import load_runs
-    from ablations.markdown import markdown_table
+    from ablations.markdown import count_cell, markdown_table
     from ablations.planning import plan_table
 
     ablation = get_ablation_or_usage(args.name)
@@ -220,10 +225,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if table.empty:
         raise UsageError(f"no pilot runs of {ablation.name} with two or more paired seeds; first: ablate run {ablation.name}")
     rows = [[row.says, f"{row.preset}, lr {row.lrs}" if row.lrs else f"{row.preset}, {row.device}", str(int(row.pairs)),
-             f"{row.sd:.4g}", f"{row.detectable:.4g}", f"{row.target:g}", str(int(row.seeds_needed)), str(int(row.stein_seeds))]
+             f"{row.sd:.4g}", f"{row.detectable:.4g}", f"{row.target:g}", count_cell(row.seeds_needed),
+             count_cell(row.stein_seeds)]
             for row in table.itertuples()]
     print(markdown_table(["claim", "where", "pairs", "paired SD", "detectable now (80% power)", "target",
-                          "seeds for the target (80% power)", "Stein total (CI half-width ≤ target/2)"], rows))
+                          "seeds for the target (80% power)", "Stein total from these pairs as the pilot"], rows))
     return 0
 
 

@@ -27,13 +27,15 @@ def plan_table(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
 
 def second_stage(runs: pd.DataFrame, ablation: Ablation, pilot: int, most: int) -> dict[tuple[str, float], int]:
     """(variant, LR) → total seeds after Stein's second stage, for the variants of every claim whose pilot has
-    finished: the largest number any of its claims needs, capped at `most`; never below the pilot."""
-    table = plan_table(runs, ablation)
+    finished: the largest number any of its claims needs, capped at `most`; never below the pilot. Planned from
+    the pilot's seeds alone, so running it again after the second stage plans the same totals (Stein's
+    procedure has two stages, not more). `runs` must hold one preset, corpus and design."""
+    table = plan_table(runs[runs["seed"] < pilot], ablation) if not runs.empty else runs
     wanted: dict[tuple[str, float], int] = {}
     claims = {claim.says: claim for claim in ablation.claims}
     for row in table.itertuples() if not table.empty else ():
         if row.unit == "relative" or not isinstance(row.lr, float) or math.isnan(row.lr):
-            continue  # speed claims plan rounds, not seeds; a sweep's seeds follow its per-LR claims
+            continue  # speed claims plan rounds, not seeds; LR-sensitivity claims are not planned (their pilot stands)
         for variant in claims[row.says].variants:
             key = (variant, row.lr)
             wanted[key] = max(wanted.get(key, pilot), min(most, int(row.stein_seeds)))

@@ -23,7 +23,7 @@ from ablations.analysis import (  # noqa: E402
     load_runs,
     lr_sensitivity,
 )
-from ablations.markdown import markdown_table  # noqa: E402
+from ablations.markdown import count_cell, markdown_table  # noqa: E402
 from ablations.metrics import METRICS, PER_RUN, Metric  # noqa: E402
 from ablations.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
 from ablations.run_record import RunRecord, ablation_dir  # noqa: E402
@@ -99,6 +99,8 @@ def _effect(row) -> str:
 
 def _settles(row) -> str:
     """What would settle an inconclusive claim."""
+    if row.seeds_needed == math.inf:
+        return "fewer than two pairs: run more seeds"
     if isinstance(row.seeds_needed, float) and math.isnan(row.seeds_needed):
         return "its effect lies at the margin; more pairs would not make it hold"
     unit = "rounds" if row.unit == "relative" else "pairs"
@@ -121,7 +123,7 @@ def _verdict(row) -> str:
 
 def _where(row) -> str:
     if row.unit == "relative":
-        return f"{row.preset}, speed benchmark{', compiled' if row.compiled else ''}" if row.preset else "–"
+        return f"{row.preset}, speed benchmark on {row.device}{', compiled' if row.compiled else ''}" if row.preset else "–"
     return f"{row.preset}, lr {row.lrs}, {int(row.pairs)} pairs"
 
 
@@ -136,7 +138,7 @@ def _claims(claims: pd.DataFrame) -> str:
             f" (margin {fmt(row.margin)})" if row.direction == "not_higher" else "")
         minus = f" − ({row.minus})" if row.minus else ""
         detectable = "–" if math.isnan(row.detectable) else fmt(row.detectable)
-        needed = "–" if isinstance(row.seeds_needed, float) and math.isnan(row.seeds_needed) else str(int(row.seeds_needed))
+        needed = count_cell(row.seeds_needed)
         rows.append([row.says, f"{row.treatment} − {row.baseline}{minus}", f"{metric.heading}, {row.direction}{bound}",
                      _where(row), _effect(row), detectable, f"{fmt(row.target)} → {needed}", row.paper,
                      f"**{row.verdict}**", row.note])
@@ -209,8 +211,8 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     claims = judge(runs, ablation, speed)
     sections, written = [], []
-    if not runs.empty:
-        table = compare(runs, ablation)
+    table = compare(runs, ablation) if not runs.empty else pd.DataFrame()
+    if not table.empty:
         histories = dict(list(load_history(results_dir, ablation.name, runs).groupby(GROUP)))
         group_runs = dict(list(current(runs, ablation).groupby(GROUP)))
         for key, part in table.groupby(GROUP, sort=True):
@@ -228,7 +230,7 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
         sweep_sections, sweep_figures = _sweep_sections(ablation, runs, out)
         sections += sweep_sections
         written += sweep_figures
-        table.to_csv(out / "table.csv", index=False)
+        table.to_csv(out / "table.csv", index=False)  # only with runs of the declared variants
     header = f"# {ablation.name}\n\nHeadline: {ablation.headline}. Source: {ablation.source}."
     left_out = len(runs) - len(current(runs, ablation)) if not runs.empty else 0
     if left_out:
@@ -244,7 +246,7 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
                    "power; 'seeds needed' what the claim's target needs.\n\n" + _claims(claims)) if not claims.empty else ""
     (out / "table.md").write_text("\n\n".join(filter(None, [header, claims_text, *sections])) + "\n")
     claims.to_csv(out / "claims.csv", index=False)
-    return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not runs.empty else []), *written]
+    return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not table.empty else []), *written]
 
 
 def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:

@@ -103,13 +103,16 @@ def judge_speed(claim: Claim, speed: pd.DataFrame | None) -> list[dict]:
     its inverse), its CI from the paired log-ratios, and the verdict against the claim's relative target."""
     base = dict(says=claim.says, metric=claim.metric, unit="relative", direction=claim.direction, margin=claim.margin,
                 target=claim.target, treatment=claim.treatment, baseline=claim.baseline, minus="", paper=claim.paper)
-    if speed is None or speed.empty or not {claim.treatment, claim.baseline} <= set(speed["variant"]):
+    groups = [] if speed is None or speed.empty else [
+        (key, part) for key, part in speed.groupby(["preset", "device", "compiled"], sort=True)
+        if {claim.treatment, claim.baseline} <= set(part["variant"])]
+    if not groups:
         return [dict(base, verdict="not measured", compiled=False,
                      note=f"run `ablate speed` for {claim.treatment} and {claim.baseline}",
                      pairs=0, diff_mean=math.nan, diff_low=math.nan, diff_high=math.nan, detectable=math.nan,
                      seeds_needed=math.nan, lrs="", preset="", corpus_label="", device="")]
     rows = []
-    for (preset, device, compiled), part in speed.groupby(["preset", "device", "compiled"], sort=True):
+    for (preset, device, compiled), part in groups:
         log_ratio, sd = paired_ratio(part, claim.treatment, claim.baseline)
         mean, low, high = log_ratio.mean, log_ratio.low, log_ratio.high
         if claim.metric == "tokens_per_s":  # the inverse of step time
@@ -118,8 +121,9 @@ def judge_speed(claim: Claim, speed: pd.DataFrame | None) -> list[dict]:
         threads = part["threads"].iloc[0]
         rows.append(dict(base, preset=preset, corpus_label="random tokens", lrs="", device=device, compiled=bool(compiled),
                          diff_mean=effect.mean, diff_low=effect.low, diff_high=effect.high, pairs=effect.n,
-                         detectable=math.expm1(min_detectable_effect(sd, log_ratio.n)),
-                         seeds_needed=seeds_for(math.log1p(claim.target), sd), verdict=verdict(claim, effect),
+                         detectable=math.expm1(min_detectable_effect(sd, log_ratio.n)) if sd > 0 else math.nan,
+                         seeds_needed=seeds_for(math.log1p(claim.target), sd) if sd > 0 else math.inf,
+                         verdict=verdict(claim, effect),
                          note=f"paired speed benchmark: {device} ({threads} torch threads), "
                               f"{'compiled' if compiled else 'eager'}, {log_ratio.n} rounds"))
     return rows

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from ablations.analysis import compare, judge, load_runs, lr_sensitivity
+from ablations.analysis import compare, current, judge, load_runs, lr_sensitivity
 from ablations.presets import PRESETS
-from ablations.report import write_overview
+from ablations.report import write_overview, write_report
 from ablations.run_record import RunRecord
 from ablations.spec import Ablation, Claim
 from ablations.stats import paired_difference_ci
@@ -111,7 +111,7 @@ def test_no_claim_is_scored_against_a_baseline_that_did_not_train(tmp_path):
     runs = _frame([_run("a", seed, 3.3, unigram=3.35) for seed in range(3)] + [_run("b", seed, 2.0) for seed in range(3)],
                   tmp_path)
     (row,) = judge(runs, ABLATION).itertuples()
-    assert row.verdict == "not scored" and row.note == "not scored: the baseline a did not train"
+    assert row.verdict == "not scored" and row.note.startswith("not scored: the baseline a never trained")
 
 
 def test_an_interaction_claim_scores_the_difference_of_differences(tmp_path):
@@ -127,3 +127,31 @@ def test_an_interaction_claim_scores_the_difference_of_differences(tmp_path):
     per_seed = [(p - pn) - (q - qn) for p, pn, q, qn in zip(*losses.values())]
     assert row.diff_mean == pytest.approx(sum(per_seed) / 3) and row.pairs == 3
     assert row.verdict == "reproduced"  # post_nw did not train, and that is the effect an interaction measures
+
+
+def test_divergence_counts_against_lower_loss_claims_only(tmp_path):
+    """A treatment that diverges supports 'its loss is higher'; it contradicts 'its loss is lower'."""
+    worse = Claim(says="b is worse", treatment="b", baseline="a", metric="final_val_loss", direction="higher",
+                  target=0.05, why="w")
+    runs = _frame([_run("a", s, 2.0 + 0.01 * s) for s in range(4)]
+                  + [_run("b", s, 2.2 + 0.012 * s) for s in range(3)] + [_run("b", 3, 0, diverged=True)], tmp_path)
+    verdicts = judge(runs, dataclasses.replace(ABLATION, claims=(worse, B_IS_BETTER))).set_index("says")["verdict"]
+    assert verdicts.to_dict() == {"b is worse": "reproduced", "b is better": "contradicted"}
+
+
+def test_runs_of_a_redefined_variant_leave_the_tables_without_breaking_them(tmp_path):
+    """After a variant's architecture changes, its old runs no longer count, and the report still writes."""
+    runs = [_run(v, s, 2.0, unigram=9.9) | {"model": {"vocab_size": 256, "norm": "layer"}} for v in "ab" for s in range(2)]
+    loaded = _frame(runs, tmp_path)
+    redefined = dataclasses.replace(ABLATION, variants={"a": {"norm": "rms"}, "b": {"norm": "rms"}})
+    assert len(current(loaded, ABLATION)) == 4 and current(loaded, redefined).empty
+    assert "not run" in set(judge(loaded, redefined)["verdict"])
+    assert write_report(redefined, tmp_path)[0].exists()
+
+
+def test_a_stray_lr_outside_the_declared_sweep_leaves_the_sensitivity_claim_standing(tmp_path):
+    swept = dataclasses.replace(ABLATION, claims=(LESS_SENSITIVE,), lrs=(1e-3, 1e-2))
+    runs = [_run(v, s, 2.0 + (0.3 if (v, lr) == ("a", 1e-2) else 0.0) + 0.01 * s, lr=lr)
+            for v in "ab" for s in range(3) for lr in (1e-3, 1e-2)] + [_run("a", 0, 2.0, lr=3e-3)]
+    (row,) = judge(_frame(runs, tmp_path), swept).itertuples()
+    assert row.pairs == 3 and row.lrs == "0.001, 0.01" and row.verdict == "reproduced"
