@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ablations.catalogue import all_ablations, check_variants, get_ablation
 from ablations.cli_bench import BenchUsageError, add_bench_commands
-from ablations.corpus import CorpusError, default_corpus_name, load_corpus
+from ablations.corpus import CorpusError, default_corpus, load_corpus
 from ablations.names import UnknownName
 from ablations.presets import PRESETS, get_preset
 from ablations.run_record import ablation_dir, logs_dir
@@ -108,15 +108,15 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
     pilot = range(_seeds(args, ablation.seeds))
     if args.parallel < 1 or args.max_seeds < 1:
         raise UsageError("--parallel and --max-seeds must be at least 1")
-    data = args.data or default_corpus_name()
     context = max(config.context for config in configs.values())
     try:
-        corpus = load_corpus(data, context)
+        corpus, notice = (load_corpus(args.data, context), "") if args.data else default_corpus(context)
     except CorpusError as error:
         raise UsageError(str(error)) from None
     if seeds is None:
-        how = "" if args.data else " (default: shakespeare when a local copy exists, else stdlib)"
-        print(f"corpus: {corpus.name}{how}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
+        if notice:
+            print(notice)
+        print(f"corpus: {corpus.name}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
     results = str(_results_dir(args.results_dir).resolve())
     design = design_hash(preset.model, ablation.base, preset.train.to_dict())
     return [

@@ -59,6 +59,8 @@ def _shakespeare_bytes() -> bytes:
         if hashlib.sha256(data).hexdigest() != SHAKESPEARE_SHA256:
             raise CorpusError(f"{local} is not Tiny Shakespeare (sha256 mismatch); delete it or {ALTERNATIVES}")
         return data
+    if os.environ.get("ABLATE_OFFLINE") == "1":
+        raise CorpusError(f"Tiny Shakespeare is not in $ABLATE_DATA_DIR or {cache_dir()}, and ABLATE_OFFLINE=1; {ALTERNATIVES}")
     try:
         with urllib.request.urlopen(SHAKESPEARE_URL, timeout=30) as response:
             data = response.read()
@@ -93,7 +95,19 @@ def _path_bytes(path: Path) -> bytes:
 
 
 def default_corpus_name() -> str:
+    """What `--data` defaults to without touching the network: a local Tiny Shakespeare, else stdlib."""
     return "shakespeare" if find_shakespeare() is not None else "stdlib"
+
+
+def default_corpus(context: int) -> tuple[Corpus, str]:
+    """The lecture's corpus, Tiny Shakespeare (a local copy, else downloaded once, sha256-checked and cached);
+    offline, the stdlib sources, with a one-line notice saying how to get the real one."""
+    try:
+        return load_corpus("shakespeare", context), ""
+    except CorpusError as error:
+        notice = (f"notice: {str(error).split(';')[0]}; training on the Python stdlib sources instead. For Tiny "
+                  f"Shakespeare: --data PATH, or $ABLATE_DATA_DIR naming the folder that holds {SHAKESPEARE_FILE}")
+        return load_corpus("stdlib", context), notice
 
 
 def load_corpus(name: str, context: int) -> Corpus:

@@ -20,6 +20,7 @@ def isolated_env(tmp_path_factory, monkeypatch):
     """Every test gets its own cache and results; the shared Tiny Shakespeare copy is the data dir."""
     monkeypatch.setenv("ABLATE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("ABLATE_RESULTS", str(tmp_path_factory.mktemp("results")))
+    monkeypatch.setenv("ABLATE_OFFLINE", "1")  # tests never download: Tiny Shakespeare from ../shared, else stdlib
     if SHAKESPEARE.exists():
         monkeypatch.setenv("ABLATE_DATA_DIR", str(SHARED_DATA))
     else:
@@ -56,7 +57,7 @@ def ablate(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 def smoke_results(tmp_path_factory) -> Path:
     """`ablate run rmsnorm_vs_layernorm --preset smoke --seeds 2` through the local executor, once per session."""
     results = tmp_path_factory.mktemp("smoke_results")
-    env = {**os.environ, "ABLATE_CACHE": str(tmp_path_factory.getbasetemp() / "cache")}
+    env = {**os.environ, "ABLATE_CACHE": str(tmp_path_factory.getbasetemp() / "cache"), "ABLATE_OFFLINE": "1"}
     if SHAKESPEARE.exists():
         env["ABLATE_DATA_DIR"] = str(SHARED_DATA)
     run = ablate("run", "rmsnorm_vs_layernorm", "--preset", "smoke", "--seeds", "2", "--results-dir", str(results), env=env)

@@ -8,7 +8,7 @@ import pytest
 from conftest import SHAKESPEARE, needs_shakespeare
 
 from ablations import corpus as corpus_mod
-from ablations.corpus import VAL_FRACTION, CorpusError, default_corpus_name, load_corpus, read_tokens, split
+from ablations.corpus import VAL_FRACTION, CorpusError, default_corpus, default_corpus_name, load_corpus, read_tokens, split
 
 
 @needs_shakespeare
@@ -55,6 +55,7 @@ def _serve(directory):
 @needs_shakespeare
 def test_download_is_checked_and_cached(tmp_path, monkeypatch):
     monkeypatch.delenv("ABLATE_DATA_DIR", raising=False)
+    monkeypatch.delenv("ABLATE_OFFLINE", raising=False)
     monkeypatch.setenv("ABLATE_CACHE", str(tmp_path / "cache"))
     served = tmp_path / "served"
     served.mkdir()
@@ -79,6 +80,7 @@ def test_download_is_checked_and_cached(tmp_path, monkeypatch):
 
 def test_no_copy_and_no_network_names_the_alternatives(tmp_path, monkeypatch):
     monkeypatch.delenv("ABLATE_DATA_DIR", raising=False)
+    monkeypatch.delenv("ABLATE_OFFLINE", raising=False)
     monkeypatch.setenv("ABLATE_CACHE", str(tmp_path))
     server = _serve(tmp_path)
     port = server.server_port
@@ -87,6 +89,18 @@ def test_no_copy_and_no_network_names_the_alternatives(tmp_path, monkeypatch):
     monkeypatch.setattr(corpus_mod, "SHAKESPEARE_URL", f"http://127.0.0.1:{port}/x.txt")
     with pytest.raises(CorpusError, match="downloading it failed.*use --data stdlib.*--data PATH"):
         load_corpus("shakespeare", context=64)
+    # The default tries the same, then trains on the stdlib sources and says how to get the real corpus.
+    corpus, notice = default_corpus(context=64)
+    assert corpus.name == "stdlib" and notice.count("\n") == 0
+    assert "downloading it failed" in notice and "--data PATH, or $ABLATE_DATA_DIR" in notice
+
+
+def test_offline_the_default_falls_back_without_touching_the_network(tmp_path, monkeypatch):
+    monkeypatch.delenv("ABLATE_DATA_DIR", raising=False)
+    monkeypatch.setenv("ABLATE_CACHE", str(tmp_path))
+    monkeypatch.setattr(corpus_mod.urllib.request, "urlopen", lambda *a, **k: pytest.fail("no download offline"))
+    corpus, notice = default_corpus(context=64)
+    assert corpus.name == "stdlib" and "ABLATE_OFFLINE=1" in notice
 
 
 def test_split_is_deterministic_and_disjoint(corpus):
