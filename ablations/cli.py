@@ -30,8 +30,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+USER_RESULTS = "ablate-results"  # a user's own runs: never the repository's committed reference in results/
+
+
 def _results_dir(arg: str | None) -> Path:
-    path = Path(arg or os.environ.get("ABLATE_RESULTS", "results"))
+    path = Path(arg or os.environ.get("ABLATE_RESULTS", USER_RESULTS))
     if path.exists() and not path.is_dir():
         flag = "--results-dir" if arg else "$ABLATE_RESULTS"
         raise UsageError(f"{flag} {path}: that is a file; give a directory (it is created if missing)")
@@ -263,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("list", help="ablations, their variants and claims").set_defaults(func=cmd_list)
 
-    results = dict(metavar="DIR", help="where runs and reports go (default: $ABLATE_RESULTS or ./results)")
+    results = dict(metavar="DIR", help=f"where runs and reports go (default: $ABLATE_RESULTS or ./{USER_RESULTS}; the "
+                   "repository's committed reference runs are in results/)")
     run = commands.add_parser("run", help="train every (variant, seed) of an ablation; finished runs are skipped",
                               description="One job per (variant, seed), submitted through submitit. "
                               "Interrupted runs resume from their last checkpoint when run again.")

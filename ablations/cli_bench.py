@@ -106,17 +106,17 @@ def add_bench_commands(commands, results_dir_type) -> None:
     common.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's; CPU timings "
                         "depend on it and on other load, and the report records it)")
     common.add_argument("--results-dir", metavar="DIR",
-                        help="reports go to DIR/reports/NAME/ (default: $ABLATE_RESULTS or ./results)")
+                        help="reports go to DIR/reports/NAME/ (default: $ABLATE_RESULTS or ./ablate-results)")
     profile = commands.add_parser(
         "profile", parents=[common], help="share of FLOPs vs share of runtime per operator class (Ivanov et al. 2021)",
-        description="Profiles a few training steps of every variant with torch.profiler and writes op_profile.md, "
+        description="Profiles a few training steps of every variant with torch.profiler and writes op_profile-PRESET.md, "
         ".csv and .png: per operator class (contraction, normalisation, softmax, element-wise), its share of the "
         "step's FLOPs and of its runtime.")
     profile.set_defaults(func=cmd_profile)
     decode = commands.add_parser(
         "decode-bench", parents=[common], help="decoded tokens/s through the KV cache per variant, batch size and context",
         description="Prefills a random prompt, then times single-token decoding through the KV cache for every "
-        "variant at each batch size and context; writes decode.md, .csv and .png with the KV-cache size of each.")
+        "variant at each batch size and context; writes decode-PRESET.md, .csv and .png with the KV-cache size of each.")
     decode.add_argument("--batch-sizes", default="1,8,32", metavar="B,B", help="default: 1,8,32")
     decode.add_argument("--contexts", default="256,1024", metavar="T,T", help="prompt + decoded tokens (default: 256,1024)")
     decode.add_argument("--new-tokens", type=int, default=32, metavar="N", help="tokens decoded and timed (default: 32)")

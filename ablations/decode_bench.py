@@ -127,12 +127,12 @@ def _markdown(ablation: Ablation, frame: pd.DataFrame) -> str:
 def write_decode_report(ablation: Ablation, preset: str, out_dir: Path, batch_sizes: Sequence[int],
                         contexts: Sequence[int], new_tokens: int = 32, device: str = "cpu", repeats: int = 5,
                         dtype: torch.dtype | None = None) -> list[Path]:
-    """Measure, then write decode.md, decode.csv and decode.png under out_dir; return their paths.
-    preset is the preset's name, which the report records."""
+    """Measure, then write decode-PRESET.md, .csv and .png under out_dir; return their paths. Named by the preset,
+    so a quick smoke measurement never overwrites a committed one."""
     frame = decode_table(ablation, get_preset(preset), batch_sizes, contexts, new_tokens, device, repeats, dtype)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "decode.md", out_dir / "decode.csv", out_dir / "decode.png"]
+    paths = [out_dir / f"decode-{preset}.{suffix}" for suffix in ("md", "csv", "png")]
     frame.to_csv(paths[1], index=False)
     plt.close(plot_decode(frame, paths[2], title=f"{ablation.name} decode speed, preset {preset}"))
     dtype_name = str(dtype or torch.get_default_dtype()).removeprefix("torch.")

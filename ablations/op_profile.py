@@ -213,12 +213,12 @@ def _markdown(frames: dict[str, pd.DataFrame], header_line: str) -> str:
 
 
 def write_operator_profile(ablation: Ablation, preset: Preset, out_dir: Path, device: str = "cpu") -> list[Path]:
-    """op_profile.md, .csv and .png for every variant of the ablation; returns the paths written."""
+    """op_profile-PRESET.md, .csv and .png for every variant of the ablation; returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     batch, context = preset.train.batch_size, ablation.model_config(ablation.baseline, preset).context
     frames = {v: operator_shares(ablation.model_config(v, preset), batch, device) for v in ablation.variants}
-    csv_path, png_path, md_path = out_dir / "op_profile.csv", out_dir / "op_profile.png", out_dir / "op_profile.md"
+    csv_path, png_path, md_path = (out_dir / f"op_profile-{preset.name}.{suffix}" for suffix in ("csv", "png", "md"))
     table = pd.concat([frame.assign(variant=variant) for variant, frame in frames.items()])
     table[["variant", *table.columns[:-1]]].to_csv(csv_path, index=False)
     title = f"{ablation.name}: share of FLOPs vs runtime per operator class"

@@ -31,7 +31,7 @@ from ablations.spec import Ablation  # noqa: E402
 from ablations.speed import CSV_PREFIX, load_speed  # noqa: E402
 
 _PLOTS = (("loss", plot_losses), ("grad_norm", plot_grad_norm), ("layer_grad_norms", plot_layer_grad_norms))
-_BENCHMARKS = ("op_profile.md", "decode.md")  # written by `ablate profile` and `ablate decode-bench`
+_BENCHMARKS = ("op_profile-", "decode-")  # written by `ablate profile` and `ablate decode-bench`, named by preset
 _SENSITIVITY = METRICS["lr_sensitivity"]
 _TABLES = {"loss and stability": ("loss", "stability"), "speed, memory and size": ("speed", "size")}
 
@@ -215,8 +215,9 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     if not table.empty:
         histories = dict(list(load_history(results_dir, ablation.name, runs).groupby(GROUP)))
         group_runs = dict(list(current(runs, ablation).groupby(GROUP)))
-        for key, part in table.groupby(GROUP, sort=True):
-            preset, corpus, design, lr = key
+        newest = {key: runs["finished_at"].max() for key, runs in group_runs.items()}
+        for key, part in sorted(table.groupby(GROUP, sort=True), key=lambda item: newest[item[0]], reverse=True):
+            preset, corpus, design, lr = key  # the newest results first: a user's own runs before older ones
             figures = []
             for name, plot in _PLOTS if key in histories else ():
                 path = _figure_path(out, preset, corpus, design, f"lr{lr:g}", name)
@@ -275,8 +276,8 @@ def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
         "tokenisers); the verdict rules are in the top-level README.",
         markdown_table(["claim", "paper", "our effect [95% CI]", "verdict", "where", "corpus", "details"], rows),
     ])
-    benchmarks = [f"[{a.name}: {name.removesuffix('.md').replace('_', ' ')}](reports/{a.name}/{name})"
-                  for a in ablations for name in _BENCHMARKS if (Path(results_dir) / "reports" / a.name / name).exists()]
+    benchmarks = [f"[{a.name}: {path.stem.replace('_', ' ')}](reports/{a.name}/{path.name})" for a in ablations
+                  for path in sorted((Path(results_dir) / "reports" / a.name).glob("*.md")) if path.name.startswith(_BENCHMARKS)]
     if benchmarks:
         text += "\n\nOther speed measurements (no training runs; each names its device): " + ", ".join(benchmarks) + "."
     path = Path(results_dir) / "README.md"

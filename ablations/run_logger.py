@@ -87,7 +87,7 @@ class RunRecordLogger(Logger):
 
 
 def tensorboard_logger(record: RunRecord, label: str, purge_step: int | None) -> TensorBoardLogger:
-    """Event files under the run's tensorboard/<label>/, so `tensorboard --logdir results/runs/<ablation>`
+    """Event files under the run's tensorboard/<label>/, so `tensorboard --logdir RESULTS/runs/<ablation>`
     names each run by its variant, seed and LR. purge_step: TensorBoard drops what an earlier attempt
     logged from that step on, so a resumed run shows each step once."""
     return TensorBoardLogger(save_dir=record.tensorboard_dir, name="", version=label, default_hp_metric=False,

@@ -1,13 +1,13 @@
 """A run's folder: the one module that knows its files, reads and writes them, and decides its state.
 
-    results/runs/<ablation>/<run_id>/
+    RESULTS/runs/<ablation>/<run_id>/     (RESULTS: ./ablate-results, --results-dir or $ABLATE_RESULTS)
         config.json      what the run is (written when it is queued or started)
         metrics.jsonl    one row per optimiser step and per evaluation (the full record, not committed)
         history.jsonl    the record thinned to ~200 points (committed)
         summary.json     every metric's summary value; its presence marks the run done (committed)
         job.json         which submitit job carries the run
         checkpoints/     only while unfinished
-        tensorboard/     event files: `tensorboard --logdir results/runs/<ablation>`
+        tensorboard/     event files: `tensorboard --logdir RESULTS/runs/<ablation>`
         .lock            held by the process training the run
 
 Imports no torch and no Lightning.

@@ -145,10 +145,10 @@ def test_benchmarks_write_their_tables_beside_the_report(tmp_path):
                     "--repeats", "1", *common)
     assert profile.returncode == 0 and decode.returncode == 0, profile.stderr + decode.stderr
     reports = tmp_path / "reports"
-    profiled = (reports / "rmsnorm_vs_layernorm" / "op_profile.md").read_text()
+    profiled = (reports / "rmsnorm_vs_layernorm" / "op_profile-smoke.md").read_text()
     assert "1 threads" in profiled and "| normalisation |" in profiled
-    rows = [line for line in (reports / "mqa_vs_gqa" / "decode.md").read_text().splitlines() if line.startswith("| m")]
+    rows = [line for line in (reports / "mqa_vs_gqa" / "decode-smoke.md").read_text().splitlines() if line.startswith("| m")]
     assert len(rows) == 2 * 2 * 2  # mha and mqa rows × 2 batch sizes × 2 contexts
-    assert (reports / "mqa_vs_gqa" / "decode.png").read_bytes()[:4] == b"\x89PNG"
+    assert (reports / "mqa_vs_gqa" / "decode-smoke.png").read_bytes()[:4] == b"\x89PNG"
     overview = write_overview(list(all_ablations().values()), tmp_path).read_text()
-    assert "(reports/mqa_vs_gqa/decode.md)" in overview and "(reports/rmsnorm_vs_layernorm/op_profile.md)" in overview
+    assert "(reports/mqa_vs_gqa/decode-smoke.md)" in overview and "(reports/rmsnorm_vs_layernorm/op_profile-smoke.md)" in overview

@@ -79,7 +79,8 @@ def test_report_writes_the_measured_table_and_one_panel_per_batch_size(tmp_path,
     monkeypatch.setattr(decode_bench, "decode_tokens_per_s", lambda config, *args: 1e6 / config.effective_n_kv_heads)
     paths = write_decode_report(ABLATION, "smoke", tmp_path, batch_sizes=[1, 4], contexts=[16, 64], new_tokens=8,
                                 repeats=3)
-    assert [p.name for p in paths] == ["decode.md", "decode.csv", "decode.png"] and all(p.exists() for p in paths)
+    assert [p.name for p in paths] == ["decode-smoke.md", "decode-smoke.csv", "decode-smoke.png"]
+    assert all(p.exists() for p in paths)
     frame = pd.read_csv(paths[1])
     assert (frame["speedup_vs_baseline"] == 8 / frame["n_kv_heads"]).all()
     text = paths[0].read_text()

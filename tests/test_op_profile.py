@@ -126,11 +126,11 @@ def test_contraction_flops_match_the_analytic_count():
 
 def test_the_profile_report_has_every_variant_and_the_paper_row(tmp_path):
     paths = write_operator_profile(NORMS, get_preset("smoke"), tmp_path)
-    assert [p.name for p in paths] == ["op_profile.md", "op_profile.csv", "op_profile.png"]
+    assert [p.name for p in paths] == ["op_profile-smoke.md", "op_profile-smoke.csv", "op_profile-smoke.png"]
     assert all(p.stat().st_size > 0 for p in paths)
-    table = pd.read_csv(tmp_path / "op_profile.csv")
+    table = pd.read_csv(tmp_path / "op_profile-smoke.csv")
     assert set(table["variant"]) == set(NORMS.variants)
     assert table.groupby("variant")[["flop_share", "time_share"]].sum().to_numpy() == pytest.approx(1)
-    markdown = (tmp_path / "op_profile.md").read_text()
+    markdown = (tmp_path / "op_profile-smoke.md").read_text()
     assert "| normalisation |" in markdown and "| 0.17 | 25.5 |" in markdown
     assert "preset `smoke`" in markdown and "batch 4 × context 32" in markdown and torch.__version__ in markdown
