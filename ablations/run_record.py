@@ -41,7 +41,8 @@ _SLURM_STATES = {
 
 def _slurm_state(job: dict) -> str | None:
     """The controller's own word on a queued or running task, from squeue. sacct (what submitit reads) reports
-    a job array's pending remainder as one line that can shadow a task that already runs."""
+    a job array's pending remainder as one line that can shadow a task that already runs; for a task that has
+    ended, sacct is right and squeue may still list it while it completes."""
     try:
         out = subprocess.run(["squeue", "-h", "-j", job["job_id"], "-o", "%T"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -220,7 +221,10 @@ class RunRecord:
             return "not started"
         if job["executor"] != "slurm":  # a local job: training now (its lock is held), or stopped with its parent
             return "running" if self.being_trained() else "interrupted"
-        return _SLURM_STATES.get(_slurm_state(job) or self._slurm_job(job).state.split()[0].rstrip("+"), "failed")
+        sacct = self._slurm_job(job).state.split()[0].rstrip("+")
+        if _SLURM_STATES.get(sacct) in ("queued", "unknown"):  # an array's pending line may shadow a task that runs
+            sacct = _slurm_state(job) or sacct
+        return _SLURM_STATES.get(sacct, "failed")
 
     def detail(self, state: str) -> str:
         """What a user needs next to a state: where a failure's log is, when a run diverged."""

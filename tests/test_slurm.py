@@ -1,9 +1,11 @@
 """The SLURM path against a real controller (slurm/start-slurm.sh; CI starts it). Without `sbatch`
 these tests skip with a reason, except where ABLATE_REQUIRE_SLURM=1 (CI), where they fail."""
 
+import getpass
 import json
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -22,6 +24,16 @@ HAVE_SLURM = shutil.which("sbatch") is not None
 if not HAVE_SLURM and os.environ.get("ABLATE_REQUIRE_SLURM") == "1":
     raise RuntimeError("ABLATE_REQUIRE_SLURM=1 but sbatch is not on PATH: start the cluster with slurm/start-slurm.sh")
 needs_slurm = pytest.mark.skipif(not HAVE_SLURM, reason="no SLURM here (sbatch not on PATH); slurm/start-slurm.sh starts one")
+
+
+@pytest.fixture(autouse=True)
+def no_jobs_left_behind():
+    """Whatever a test leaves queued or running, even when it fails, is cancelled before the next one starts."""
+    yield
+    if HAVE_SLURM:
+        subprocess.run(["scancel", "--user", getpass.getuser()], capture_output=True, timeout=60)
+        wait_for(lambda: not subprocess.run(["squeue", "-h", "--user", getpass.getuser()], capture_output=True,
+                                            text=True).stdout.strip(), 120, "an empty queue")
 
 
 def wait_for(predicate, timeout: float, what: str):
