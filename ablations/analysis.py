@@ -14,6 +14,7 @@ from ablations.metrics import METRICS, PER_RUN
 from ablations.presets import PRESETS
 from ablations.run_record import RunRecord
 from ablations.spec import Ablation, Claim
+from ablations.speed import judge_speed
 from ablations.stats import Interval, mean_ci, min_detectable_effect, paired_difference_ci, seeds_for, verdict
 
 # Runs are compared only within one preset, corpus, shared design (base config + training) and LR.
@@ -253,8 +254,6 @@ def judge(runs: pd.DataFrame, ablation: Ablation, speed: pd.DataFrame | None = N
     """One row per claim and comparison group (per LR; per sweep for an LR sensitivity): the paired effect
     and its 95% CI, the minimum detectable effect at 80% power, the seeds the target needs, the verdict and
     a note. Speed claims are judged on the paired speed benchmark (`speed`), never on training runs."""
-    from ablations.speed import judge_speed  # noqa: PLC0415 (the speed benchmark module imports no training either)
-
     ok = current(runs, ablation) if not runs.empty else runs
     rows = []
     for claim in ablation.claims:
