@@ -21,6 +21,8 @@ def colours(order: list[str]) -> dict[str, tuple]:
 
 
 def _hue(data: pd.DataFrame, order: list[str] | None) -> dict:
+    if data.empty:  # e.g. no evaluation of a run that diverged early: nothing to colour
+        return {}
     order = [v for v in (order or sorted(data["variant"].unique())) if v in set(data["variant"])]
     return dict(hue="variant", hue_order=order, palette={v: c for v, c in colours(order).items()})
 
@@ -50,8 +52,8 @@ def plot_losses(history: pd.DataFrame, path: Path | None = None, title: str = ""
     fig, (ax_train, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
     train = _smoothed(history[history["split"] == "train"], "loss")
     sns.lineplot(data=train, x="step", y="loss", errorbar=BAND, ax=ax_train, **_hue(history, order))
-    sns.lineplot(data=history[history["split"] == "val"], x="step", y="loss", errorbar=BAND, marker="o", ax=ax_val,
-                 **_hue(history, order))
+    val = history[history["split"] == "val"]
+    sns.lineplot(data=val, x="step", y="loss", errorbar=BAND, marker="o", ax=ax_val, **_hue(val, order))
     ax_train.set(title="train loss (smoothed)", ylabel="loss (nats/byte)")
     ax_val.set(title="validation loss", ylabel="loss (nats/byte)")
     fig.suptitle(f"{title} · {BAND_NAME}" if title else BAND_NAME)
