@@ -79,11 +79,6 @@ def current(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
     return ok[~ok.duplicated([*GROUP, "variant", "seed"], keep="last")]
 
 
-def _speed_comparable(group: pd.DataFrame) -> bool:
-    """Speed figures compare only when measured on one device under one concurrency."""
-    return group["device"].nunique() == 1 and group["concurrency"].nunique() == 1
-
-
 def compare(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
     """Descriptive: one row per (group, variant, registered per-run metric) with the mean over finished seeds
     and its CI, and for non-baseline variants the paired difference to the baseline with its CI. Diverged

@@ -108,12 +108,3 @@ def verdict(claim: Claim, difference: Interval) -> str:
     if sign * low < 0 and sign * high < 0:
         return "contradicted"
     return "inconclusive"
-
-
-def overall_verdict(verdicts: list[str]) -> str:
-    """A claim with several parts holds only if every part does."""
-    if "contradicted" in verdicts:
-        return "contradicted"
-    if verdicts and all(v == "reproduced" for v in verdicts):
-        return "reproduced"
-    return "inconclusive"
