@@ -5,7 +5,11 @@ That gap is why RMSNorm's fewer passes over memory can speed up training while s
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -127,12 +131,31 @@ def _contraction_flops(model: Transformer, tokens: torch.Tensor) -> int:
 def _profiled_steps(model: Transformer, tokens: torch.Tensor, repeats: int) -> list[FunctionEvent]:
     on_cuda = tokens.device.type == "cuda"
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda else [])
-    with profile(activities=activities, record_shapes=True) as prof:
+    with _without_kineto_notices(), profile(activities=activities, record_shapes=True) as prof:
         for _ in range(repeats):
             _training_step(model, tokens)
             if on_cuda:
                 torch.cuda.synchronize(tokens.device)
     return [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CPU]
+
+
+@contextlib.contextmanager
+def _without_kineto_notices():
+    """Kineto's C++ side writes `USDT: … profiler_start/stop` to file descriptor 2 on every start and stop,
+    out of Python's reach: capture the descriptor for the profiled block and pass on every other line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not line.startswith("USDT:"):
+                    sys.stderr.write(line)
 
 
 def _class_totals(events: list[FunctionEvent], on_cuda: bool) -> tuple[dict[str, float], dict[str, float]]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 import torch
@@ -11,12 +13,14 @@ from ablations.op_profile import (
     CLASSES,
     _autograd_node,
     _event_classes,
+    _profiled_steps,
+    _without_kineto_notices,
     classify,
     operator_shares,
     write_operator_profile,
 )
 from ablations.presets import get_preset
-from models import ModelConfig, training_flops_per_token
+from models import ModelConfig, Transformer, training_flops_per_token
 
 NORMS = get_ablation("rmsnorm_vs_layernorm")
 
@@ -134,3 +138,13 @@ def test_the_profile_report_has_every_variant_and_the_paper_row(tmp_path):
     markdown = (tmp_path / "op_profile-smoke.md").read_text()
     assert "| normalisation |" in markdown and "| 0.17 | 25.5 |" in markdown
     assert "preset `smoke`" in markdown and "batch 4 × context 32" in markdown and torch.__version__ in markdown
+
+
+def test_profiling_passes_on_stderr_lines_but_not_kineto_start_stop_notices(capfd):
+    with _without_kineto_notices():
+        os.write(2, b"USDT:2026 1:1 SyncActivityProfilerHandler.cpp:52] profiler_start\na warning a user can act on\n")
+    model = Transformer(ModelConfig(d_model=16, n_heads=2, n_layers=1, context=8))
+    _profiled_steps(model, torch.randint(0, 256, (2, 9)), repeats=1)  # kineto writes its notices here
+    err = capfd.readouterr().err
+    assert "a warning a user can act on" in err
+    assert "USDT" not in err
