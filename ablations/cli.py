@@ -16,6 +16,7 @@ from ablations.names import UnknownName
 from ablations.presets import PRESETS, get_preset
 from ablations.run_record import ablation_dir, logs_dir
 from ablations.run_spec import RunSpec, design_hash
+from ablations.spec import GROUPS, Ablation
 
 USAGE_ERROR = 2
 EXECUTORS = ("local", "debug", "slurm")  # submitit executors
@@ -53,15 +54,22 @@ def _lrs(text: str) -> list[float]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for ablation in all_ablations().values():
-        print(f"{ablation.name}\n  headline: {ablation.headline}\n  source:   {ablation.source}")
-        for name, overrides in ablation.variants.items():
-            role = " (baseline)" if name == ablation.baseline else ""
-            print(f"  variant:  {name}{role}: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
-        lrs = ", ".join(f"{lr:g}" for lr in ablation.lrs) or "the preset's"
-        print(f"  seeds:    {ablation.seeds} by default; LRs: {lrs}")
-    print("\npresets: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items()))
+    ablations = all_ablations().values()
+    for group in GROUPS:
+        print(f"## {group}\n")
+        for ablation in (a for a in ablations if a.group == group):
+            _describe(ablation)
+    print("presets: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items()))
     return 0
+
+
+def _describe(ablation: Ablation) -> None:
+    print(f"{ablation.name}\n  headline: {ablation.headline}\n  source:   {ablation.source}")
+    for name, overrides in ablation.variants.items():
+        role = " (baseline)" if name == ablation.baseline else ""
+        print(f"  variant:  {name}{role}: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
+    lrs = ", ".join(f"{lr:g}" for lr in ablation.lrs) or "the preset's"
+    print(f"  seeds:    {ablation.seeds} by default; LRs: {lrs}\n")
 
 
 ARCHS_START, ARCHS_END = "<!-- archs:start -->", "<!-- archs:end -->"

@@ -15,6 +15,7 @@ from typing import Literal
 from models import accounting
 
 TIMING_SKIP_FRACTION = 0.1  # steps left out of speed and log-Z figures: allocator and kernel warm-up
+END_FRACTION = 0.1  # the end of the cosine schedule, where weight decay's effect on training loss shows
 SPIKE_WINDOW, SPIKE_SIGMAS = 50, 6.0  # a spike: loss above the mean of the previous 50 steps by 6 std
 
 Better = Literal["lower", "higher"]
@@ -71,6 +72,14 @@ def timed(field: str, how: Callable[[list[float]], float]) -> Reduce:
     return lambda rows: how([r[field] for r in rows.timed]) if rows.timed else None
 
 
+def end_of_schedule(field: str) -> Reduce:
+    """Mean over the last END_FRACTION of the planned steps: one batch's loss is too noisy to compare."""
+    def reduce(rows: RunRows):
+        end = [r[field] for r in rows.train if r["step"] > (1 - END_FRACTION) * rows.steps]
+        return statistics.fmean(end) if end and not rows.diverged else None
+    return reduce
+
+
 def spikes(rows: RunRows) -> int:
     return count_loss_spikes([r["loss"] for r in rows.train])
 
@@ -120,6 +129,13 @@ METRICS: dict[str, Metric] = _registry(
            from_rows=last("val", "loss", unless_diverged=True)),
     Metric(name="best_val_loss", kind="loss", label="best val loss", unit="nats/byte", better="lower",
            from_rows=best("val", "loss")),
+    Metric(name="end_train_loss", kind="loss", label="train loss, last 10% of steps", unit="nats/byte",
+           better="lower", from_rows=end_of_schedule("loss")),
+    # Length extrapolation (Press et al. 2022): measured by the trainer after the last step.
+    Metric(name="val_loss_at_2x_context", kind="loss", label="val loss at 2× context", unit="nats/byte",
+           better="lower", measured=True),
+    Metric(name="val_loss_at_4x_context", kind="loss", label="val loss at 4× context", unit="nats/byte",
+           better="lower", measured=True),
     Metric(name="final_train_loss", kind="loss", label="final train loss", unit="nats/byte", better="lower",
            from_rows=last("train", "loss")),
     # Stability (Wortsman et al. 2023; Dehghani et al. 2023; PaLM's z-loss).
@@ -142,6 +158,11 @@ METRICS: dict[str, Metric] = _registry(
            better="lower", scale=1e-6, from_config=accounting.non_embedding_params),
     Metric(name="flops_per_token", kind="size", label="training FLOPs/token", unit="MFLOP", digits=2, better="lower",
            scale=1e-6, from_config=accounting.training_flops_per_token),
+    Metric(name="attention_flops_per_token", kind="size", label="attention-score FLOPs/token", unit="kFLOP",
+           digits=1, better="lower", scale=1e-3, from_config=accounting.attention_flops_per_token),
+    Metric(name="kv_cache_bytes_per_token", kind="size", label="KV cache per token at full context, bf16",
+           unit="bytes", digits=0, better="lower",
+           from_config=lambda model: accounting.kv_cache_bytes(model, model.context) / model.context),
     Metric(name="kv_cache_bytes_at_context", kind="size", label="KV cache at full context, bf16", unit="KiB", digits=1,
            better="lower", scale=2**-10, from_config=lambda model: accounting.kv_cache_bytes(model, model.context)),
     # Over an LR sweep (Wortsman et al. 2023): the mean gap to the variant's best LR.

@@ -5,6 +5,7 @@ and never touches the trainer."""
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,9 +14,17 @@ from ablations.presets import Preset
 from ablations.train_config import FIELDS as TRAIN_FIELDS
 from ablations.train_config import TrainConfig
 from models import ModelConfig
+from models.accounting import width_at_budget
 
 Direction = Literal["lower", "higher", "not_higher", "matches"]
-WARMUP_FRACTION = "warmup_fraction"  # a variant override: warm-up as a fraction of the preset's steps
+Group = Literal["architecture", "attention", "stability", "hyperparameters"]  # the lecture's order of topics
+GROUPS: tuple[Group, ...] = typing.get_args(Group)
+# Overrides relative to the preset, resolved to absolute fields (so run ids hold only the resolved values):
+WARMUP_FRACTION = "warmup_fraction"  # warm-up as a fraction of the preset's steps
+WINDOW_FRACTION = "window_fraction"  # sliding window as a fraction of the preset's context
+HEAD_RATIO = "head_ratio"  # head_dim · n_heads / d_model at the preset's d_model and heads
+LAYERS_AT_BUDGET = "layers_at_budget"  # this depth, the width solved for the preset's non-embedding parameters
+RELATIVE = frozenset({WARMUP_FRACTION, WINDOW_FRACTION, HEAD_RATIO, LAYERS_AT_BUDGET})
 LOSS_TARGET = 0.015  # nats/byte: the loss effect directional loss claims plan their seeds for
 LOSS_WHY = "~0.9% of the tiny preset's final loss: the relative size of Narang et al.'s RMSNorm loss effect"
 
@@ -72,6 +81,7 @@ class Ablation:
     variants: dict[str, dict[str, object]]  # name → overrides of `base` (ModelConfig or TrainConfig fields)
     baseline: str  # the reference of the tables' paired differences
     claims: tuple[Claim, ...]
+    group: Group = "architecture"
     seeds: int = 3  # every variant's pilot; claim variants get more under --seeds auto
     lrs: tuple[float, ...] = ()  # the LR sweep; empty: the preset's LR only
 
@@ -83,7 +93,15 @@ class Ablation:
     def model_config(self, variant: str, preset: Preset) -> ModelConfig:
         """Preset size, then the ablation's base, then the variant's overrides; validated here."""
         fields = {**preset.model, **self.base, **self.variants[variant]}
-        return ModelConfig().replace(**{k: v for k, v in fields.items() if k not in TRAIN_FIELDS | {WARMUP_FRACTION}})
+        if WINDOW_FRACTION in fields:
+            context = fields.get("context", ModelConfig.context)
+            fields["sliding_window"] = max(1, round(fields[WINDOW_FRACTION] * context))
+        config = ModelConfig().replace(**{k: v for k, v in fields.items() if k not in TRAIN_FIELDS | RELATIVE})
+        if HEAD_RATIO in fields:
+            config = config.replace(head_dim=round(fields[HEAD_RATIO] * config.d_model / config.n_heads))
+        if LAYERS_AT_BUDGET in fields:
+            config = config.replace(**width_at_budget(config, fields[LAYERS_AT_BUDGET]))
+        return config
 
     def train_config(self, variant: str, preset: Preset, lr: float | None = None) -> TrainConfig:
         """The preset's training, with the variant's training overrides (e.g. no warm-up, or warm-up over a

@@ -21,6 +21,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from ablations.corpus import unigram_val_loss
 from ablations.data import TokenDataModule
 from ablations.device import device_name
+from ablations.extrapolation import FACTORS, long_context_losses, metric_name
 from ablations.metrics import RunRows, summary_values
 from ablations.run_logger import RunRecordLogger, tensorboard_logger
 from ablations.run_spec import RunSpec
@@ -38,9 +39,11 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
     """The run's description, every registered metric, and how and where it was measured."""
     rows = RunRows.of(spec.record.read_rows(), spec.train.steps, diverged=system.diverged_at is not None)
     peak, peak_kind = _peak_memory(system.device)
+    extrapolated = long_context_losses(system.model, spec.corpus, spec.model, spec.train) if not rows.diverged else {
+        metric_name(f): None for f in FACTORS}
     return {
         **spec.describe(),
-        **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak}),
+        **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak, **extrapolated}),
         "steps_done": rows.train[-1]["step"] if rows.train else 0,
         "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),  # the level of "did not train"
         "concurrency": spec.concurrency,

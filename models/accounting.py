@@ -3,13 +3,15 @@ budget before anything is built. Tests check each against the built model."""
 
 from __future__ import annotations
 
-from models.config import ModelConfig, NormKind
+from models.config import ModelConfig, ResidualNorm
 
 _NORMS_PER_BRANCH = {"pre": 1, "post": 1, "double": 2, "post_block": 1}
 
 
-def _norm(config: ModelConfig, dim: int, kind: NormKind | None = None) -> int:
+def _norm(config: ModelConfig, dim: int, kind: ResidualNorm | None = None) -> int:
     kind = kind or config.norm
+    if kind == "none":
+        return 0
     return dim * ((config.norm_scale != "none") + (kind == "layer" and config.norm_bias))
 
 
@@ -53,13 +55,34 @@ def total_params(config: ModelConfig) -> int:
     return non_embedding_params(config) + embeddings + positions + head
 
 
+def width_at_budget(config: ModelConfig, n_layers: int) -> dict[str, int]:
+    """n_layers, and the d_model (a multiple of head_dim, heads of config's head_dim) whose non-embedding
+    parameters come closest to config's with d_model / head_dim heads: shapes of one budget for an aspect-ratio
+    sweep (Kaplan et al. 2020)."""
+    head_dim = config.effective_head_dim
+    budget = non_embedding_params(config.replace(n_heads=config.d_model // head_dim))
+
+    def shape(d_model: int) -> dict[str, int]:
+        return {"n_layers": n_layers, "d_model": d_model, "n_heads": d_model // head_dim}
+
+    widths = range(head_dim, 16 * config.d_model + 1, head_dim)
+    return shape(min(widths, key=lambda d: abs(non_embedding_params(config.replace(**shape(d))) - budget)))
+
+
+def attention_flops_per_token(config: ModelConfig) -> int:
+    """12·Σ_layers heads·head_dim·keys: QKᵀ and the weighted sum of V, forward and backward, each token's
+    query against the keys it sees: the full context (as computed, PaLM appendix B; nanoGPT) or a local
+    layer's window."""
+    keys = (min(config.context, config.sliding_window) if config.layer_kind(i) == "local" else config.context
+            for i in range(config.n_layers))
+    return 12 * config.n_heads * config.effective_head_dim * sum(keys)
+
+
 def training_flops_per_token(config: ModelConfig) -> int:
-    """6·N_matmul + 12·L·(heads·head_dim)·T: forward (2 FLOPs per multiply-add) plus backward (twice
-    the forward), with attention scores over the full context as computed (PaLM appendix B; nanoGPT).
+    """6·N_matmul + attention: forward (2 FLOPs per multiply-add) plus backward (twice the forward).
     N_matmul counts the weight matrices of every block and the output head."""
     matmul = config.n_layers * _matrices(config) + config.vocab_size * config.d_model
-    attention = 12 * config.n_layers * config.n_heads * config.effective_head_dim * config.context
-    return 6 * matmul + attention
+    return 6 * matmul + attention_flops_per_token(config)
 
 
 def kv_cache_bytes(config: ModelConfig, tokens: int, bytes_per_value: int = 2) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 NormKind = Literal["layer", "rms"]
+ResidualNorm = Literal["layer", "rms", "none"]  # none: no norm in the blocks or before the head
 NormScale = Literal["weight", "offset", "none"]  # y·w (init 1), y·(1+w) (init 0, Gemma), y
 NormPosition = Literal["pre", "post", "double", "post_block"]
 Activation = Literal["relu", "gelu", "gelu_tanh", "relu2", "silu"]
@@ -38,7 +39,7 @@ class ModelConfig:
     d_ff_ratio: float | None = None  # None: 4 for plain MLPs, 8/3 for gated (matches parameters, Shazeer 2020)
     d_ff_multiple: int = 64
     # Normalisation
-    norm: NormKind = "layer"  # rms drops the mean subtraction (Zhang & Sennrich 2019)
+    norm: ResidualNorm = "layer"  # rms drops the mean subtraction (Zhang & Sennrich 2019); none: CS336's "remove the norm"
     norm_scale: NormScale = "weight"
     norm_bias: bool = True  # LayerNorm's additive bias (never on RMSNorm)
     norm_eps: float = 1e-5

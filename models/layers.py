@@ -30,8 +30,9 @@ class Norm(nn.Module):
         return F.layer_norm(x, self.shape, gain, self.bias, self.eps)
 
 
-def make_norm(config: ModelConfig, dim: int | None = None) -> Norm:
-    return Norm(config.norm, dim or config.d_model, config)
+def make_norm(config: ModelConfig, dim: int | None = None) -> nn.Module:
+    """The residual stream's norm; with norm none, the identity (no parameters), wherever the position puts it."""
+    return nn.Identity() if config.norm == "none" else Norm(config.norm, dim or config.d_model, config)
 
 
 _ACTIVATIONS = {

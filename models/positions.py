@@ -28,13 +28,18 @@ class Rotary(nn.Module):
 
     def __init__(self, dims: int, context: int, theta: float, layout: RopeLayout) -> None:
         super().__init__()
-        self.dims, self.layout = dims, layout
-        inv_freq = theta ** (-torch.arange(0, dims, 2, dtype=torch.float32) / dims)
-        angles = torch.outer(torch.arange(context, dtype=torch.float32), inv_freq)  # (T, dims/2)
-        angles = torch.cat([angles, angles], -1) if layout == "half" else angles.repeat_interleave(2, -1)  # (T, dims)
+        self.dims, self.layout, self.theta = dims, layout, theta
+        self.reach(context)
+
+    def reach(self, length: int) -> None:
+        """Tables for positions [0, length): built for the training context, grown for longer evaluations."""
+        inv_freq = self.theta ** (-torch.arange(0, self.dims, 2, dtype=torch.float32) / self.dims)
+        angles = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)  # (T, dims/2)
+        angles = torch.cat([angles, angles], -1) if self.layout == "half" else angles.repeat_interleave(2, -1)
+        device = self.cos.device if hasattr(self, "cos") else None
         # Derived from the config, so kept out of the state dict and checkpoints.
-        self.register_buffer("cos", angles.cos(), persistent=False)
-        self.register_buffer("sin", angles.sin(), persistent=False)
+        self.register_buffer("cos", angles.cos().to(device), persistent=False)  # (T, dims)
+        self.register_buffer("sin", angles.sin().to(device), persistent=False)
 
     def _rotate(self, x: torch.Tensor) -> torch.Tensor:
         if self.layout == "half":

@@ -9,7 +9,7 @@ from torch import nn
 
 from models.config import ModelConfig
 from models.layers import Attention, KVCache, Mlp, make_norm
-from models.positions import T5RelativeBias, sinusoidal_table
+from models.positions import Rotary, T5RelativeBias, sinusoidal_table
 
 
 class Sublayer(nn.Module):
@@ -92,6 +92,7 @@ class Transformer(nn.Module):
         self.pos_emb = nn.Embedding(config.context, config.d_model) if config.pos == "learned" else None
         if config.pos == "sinusoidal":
             self.register_buffer("sinusoids", sinusoidal_table(config.context, config.d_model), persistent=False)
+        self.positions_reach = config.context  # the longest sequence the position tables cover now
         self.embed_norm = make_norm(config) if config.embed_norm else None
         uses_t5 = any(config.layer_pos(i) == "t5" for i in range(config.n_layers))
         self.t5 = T5RelativeBias(config.n_heads, config.t5_buckets, config.t5_max_distance) if uses_t5 else None
@@ -114,6 +115,19 @@ class Transformer(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
+    def _reach(self, length: int) -> None:
+        """Runs past the training context (length extrapolation) grow the fixed tables; learned ones cannot."""
+        if length <= self.positions_reach:
+            return
+        if self.pos_emb is not None:
+            raise ValueError(f"learned positions end at context={self.config.context}; cannot run {length} tokens")
+        if self.config.pos == "sinusoidal":
+            self.sinusoids = sinusoidal_table(length, self.config.d_model).to(self.sinusoids.device)
+        for module in self.modules():
+            if isinstance(module, Rotary):
+                module.reach(length)
+        self.positions_reach = length
+
     def embed(self, idx: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         x = self.tok_emb(idx)  # (B, T, d)
         if self.config.scale_embeddings:
@@ -132,6 +146,7 @@ class Transformer(nn.Module):
         a stability probe; it costs one explicit score matrix per layer beside the fused kernel.
         """
         start = cache.length if cache is not None else 0
+        self._reach(start + idx.size(1))
         positions = torch.arange(start, start + idx.size(1), device=idx.device)
         max_logits = [] if return_max_logits else None
         x = self.embed(idx, positions)

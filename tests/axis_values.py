@@ -5,7 +5,7 @@ from models import ModelConfig
 BASE = dict(d_model=32, n_layers=2, n_heads=4, context=16)
 # Every value of every axis, each as an override of the base; then combinations the named families use.
 AXIS_VALUES = [
-    dict(norm="rms"), dict(norm_scale="offset", norm="rms"), dict(norm_scale="none"), dict(norm_bias=False),
+    dict(norm="rms"), dict(norm="none"), dict(norm_scale="offset", norm="rms"), dict(norm_scale="none"), dict(norm_bias=False),
     dict(norm_position="post", final_norm=False), dict(norm_position="double"), dict(norm_position="post_block"),
     dict(embed_norm=True), dict(activation="relu"), dict(activation="gelu_tanh"), dict(activation="relu2"),
     dict(activation="silu"), dict(activation="relu", gated=True), dict(activation="gelu", gated=True),

@@ -7,6 +7,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from models import Transformer, kv_cache_bytes, non_embedding_params, total_params, training_flops_per_token
+from models.accounting import attention_flops_per_token
 from models.layers import KVCache
 
 
@@ -27,7 +28,16 @@ def test_training_flops_match_torch_flop_counter(axes):
     # The math backend spells attention as matmuls, which the counter sees; the fused CPU kernel it does not.
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         Transformer(config).eval()(tokens)
-    assert 3 * counter.get_total_flops() == training_flops_per_token(config) * tokens.numel()
+    # A local layer's masked-out scores are computed here but not counted as useful FLOPs: compare as all-global.
+    computed = config.replace(layer_pattern=("global",))
+    assert 3 * counter.get_total_flops() == training_flops_per_token(computed) * tokens.numel()
+
+
+def test_a_sliding_window_counts_only_the_keys_a_query_sees():
+    full, hybrid = small(context=16), small(context=16, sliding_window=4, layer_pattern=("local", "global"))
+    assert attention_flops_per_token(full) == 12 * 4 * 8 * (16 + 16)  # heads · head_dim · keys per layer
+    assert attention_flops_per_token(hybrid) == 12 * 4 * 8 * (4 + 16)
+    assert training_flops_per_token(full) - training_flops_per_token(hybrid) == 12 * 4 * 8 * 12
 
 
 def test_kv_cache_size_follows_kv_heads_and_window():

@@ -7,7 +7,8 @@ import ablations.catalogue
 from ablations.catalogue import all_ablations, discover
 from ablations.metrics import METRICS
 from ablations.presets import PRESETS
-from models import kv_cache_bytes, total_params
+from ablations.spec import GROUPS
+from models import kv_cache_bytes, non_embedding_params, total_params
 
 CATALOGUE = Path(ablations.catalogue.__file__).parent
 NEW_ABLATION = '''
@@ -84,3 +85,33 @@ def test_fewer_kv_heads_shrink_the_cache_in_proportion():
     ablation, tiny = ABLATIONS["mqa_vs_gqa"], PRESETS["tiny"]
     cache = {v: kv_cache_bytes(ablation.model_config(v, tiny), 1024) for v in ablation.variants}
     assert cache["mha"] == 2 * cache["gqa_4"] == 4 * cache["gqa_2"] == 8 * cache["mqa"]
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "base"])
+def test_relative_overrides_resolve_against_the_preset(preset):
+    shape = PRESETS[preset].model
+    heads = ABLATIONS["head_dim"]
+    for variant, ratio in (("ratio_0.5", 0.5), ("ratio_1", 1.0), ("ratio_2", 2.0)):
+        config = heads.model_config(variant, PRESETS[preset])
+        assert config.effective_head_dim * config.n_heads == ratio * shape["d_model"]
+    windows = ABLATIONS["sliding_window"]
+    assert windows.model_config("hybrid", PRESETS[preset]).sliding_window == shape["context"] // 4
+    assert windows.model_config("hybrid", PRESETS[preset]).layer_kind(3) == "global"
+
+
+@pytest.mark.parametrize("preset", ["tiny", "small", "base"])
+def test_aspect_ratio_shapes_share_one_parameter_budget(preset):
+    aspect = ABLATIONS["aspect_ratio"]
+    budget = non_embedding_params(aspect.model_config(aspect.baseline, PRESETS[preset]))
+    depths = []
+    for variant in aspect.variants:
+        config = aspect.model_config(variant, PRESETS[preset])
+        assert config.effective_head_dim == 16 and config.n_heads * 16 == config.d_model
+        assert abs(non_embedding_params(config) / budget - 1) < 0.11, (variant, config.d_model)
+        depths.append((config.n_layers, config.d_model))
+    assert [n for n, _ in depths] == [1, 2, 4, 8, 16]
+    assert [d for _, d in depths] == sorted((d for _, d in depths), reverse=True)  # deeper is narrower
+
+
+def test_the_catalogue_covers_every_group_of_the_lecture():
+    assert {a.group for a in ABLATIONS.values()} == set(GROUPS)

@@ -98,6 +98,10 @@ def test_list_shows_ablations_variants_and_claims():
     assert listed.returncode == 0
     assert "rmsnorm_vs_layernorm" in listed.stdout and "variant:  layernorm (baseline): norm=layer" in listed.stdout
     assert "RMSNorm is faster than LayerNorm" in listed.stdout and "smoke:" in listed.stdout
+    headings = [line for line in listed.stdout.splitlines() if line.startswith("## ")]
+    assert headings == ["## architecture", "## attention", "## stability", "## hyperparameters"]
+    attention = listed.stdout.split("## attention")[1].split("## stability")[0]
+    assert "mqa_vs_gqa" in attention and "sliding_window" in attention and "ffn_ratio" not in attention
 
 
 def test_debug_executor_runs_in_process(tmp_path):

@@ -23,10 +23,13 @@ def _rows(n_train=100, steps=100, diverged=False):
 
 def test_each_reduction_matches_its_definition():
     model = ModelConfig(d_model=32, n_layers=2, n_heads=4, context=16, n_kv_heads=2)
-    values = summary_values(_rows(), model, measured={"peak_memory_bytes": 123})
+    measured = {"peak_memory_bytes": 123, "val_loss_at_2x_context": 2.5, "val_loss_at_4x_context": None}
+    values = summary_values(_rows(), model, measured=measured)
     timed = range(11, 101)  # steps past the first 10% of the run
     assert values["final_val_loss"] == 2.0 + 1 / 100 and values["best_val_loss"] == 2.0 + 1 / 100
     assert values["final_train_loss"] == pytest.approx(2.0)
+    assert values["end_train_loss"] == pytest.approx(statistics.fmean(3.0 - s / 100 for s in range(91, 101)))
+    assert values["val_loss_at_2x_context"] == 2.5 and values["val_loss_at_4x_context"] is None
     assert values["mean_log_z"] == pytest.approx(statistics.fmean(timed))
     assert values["tokens_per_s"] == statistics.median(1000.0 + s for s in timed)
     assert values["step_time_s"] == statistics.median(1 / (1000.0 + s) for s in timed)
@@ -35,8 +38,11 @@ def test_each_reduction_matches_its_definition():
     assert values["params"] == total_params(model) and values["non_embedding_params"] == non_embedding_params(model)
     assert values["flops_per_token"] == training_flops_per_token(model)
     assert values["kv_cache_bytes_at_context"] == kv_cache_bytes(model, 16)
+    assert values["kv_cache_bytes_per_token"] == 2 * 2 * 8 * 2 * 2  # K and V · 2 KV heads · head_dim 8 · bf16 · layers
+    assert values["attention_flops_per_token"] == 12 * 4 * 8 * 16 * 2  # heads · head_dim · keys · layers
     assert set(values) == {m.name for m in PER_RUN}
-    assert summary_values(_rows(diverged=True), model, {"peak_memory_bytes": 0})["final_val_loss"] is None
+    diverged = summary_values(_rows(diverged=True), model, measured)
+    assert diverged["final_val_loss"] is None and diverged["end_train_loss"] is None
 
 
 def test_table_values_apply_the_unit_and_reduce_layers_to_their_maximum():

@@ -51,3 +51,20 @@ def test_t5_buckets_match_the_formula():
     bias = t5(torch.arange(3), torch.arange(3))
     assert bias.shape == (2, 3, 3)
     torch.testing.assert_close(bias[:, 2, 0], t5.table.weight[2])
+
+
+@pytest.mark.parametrize("pos", ["rope", "sinusoidal", "alibi", "t5", "none"])
+def test_past_the_training_context_a_model_equals_one_built_for_the_longer_context(pos):
+    """Length extrapolation: the grown position tables are the ones a longer-context model would have built."""
+    short, long = small(pos=pos, context=16), small(pos=pos, context=64)
+    torch.manual_seed(0)
+    trained_short = Transformer(short).eval()
+    built_long = Transformer(long).eval()
+    built_long.load_state_dict(trained_short.state_dict())
+    tokens = torch.randint(0, 256, (2, 64))
+    torch.testing.assert_close(trained_short(tokens), built_long(tokens))
+
+
+def test_learned_positions_refuse_to_run_past_the_context():
+    with pytest.raises(ValueError, match="learned positions end at context=16"):
+        Transformer(small(pos="learned", context=16))(torch.randint(0, 256, (1, 17)))

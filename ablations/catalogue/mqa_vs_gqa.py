@@ -24,6 +24,7 @@ ABLATION = Ablation(
         "gqa_2_wide": dict(n_kv_heads=2, d_ff=448),
     },
     baseline="mha",
+    group="attention",
     claims=(
         Claim(says="GQA-2 matches MHA's loss (GQA-2 has 11% fewer parameters)", treatment="gqa_2", baseline="mha",
               metric="final_val_loss", direction="matches", margin=0.01, target=0.01, why=MARGIN_WHY,

@@ -27,6 +27,7 @@ ABLATION = Ablation(
         "qk_norm_z_loss": dict(qk_norm="rms", z_loss=1e-4),
     },
     baseline="none",
+    group="stability",
     claims=(
         Claim(says="QK-norm reaches lower loss than soft-capping", treatment="qk_norm", baseline="softcap",
               metric="final_val_loss", direction="lower", target=LOSS_TARGET, why=LOSS_WHY, lrs=HIGH_LRS,

@@ -1,0 +1,47 @@
+"""MLP activations at matched parameters: ReLU, GeLU, squared ReLU, SiLU (d_ff = 4·d) vs ReGLU, GeGLU,
+SwiGLU (d_ff = 8/3·d, three matrices holding what the plain MLP's two hold).
+
+Lecture claim: the gated variants beat their plain counterparts at the same size; GeLU and ReLU are close.
+The CS336 assignment's ablation is SwiGLU (d_ff ≈ 8/3·d) vs SiLU with d_ff = 4·d.
+Sources: Shazeer 2020 (arXiv 2002.05202), T5-base held-out log-perplexity at 65,536 steps: ReLU 1.997,
+GELU 1.983, Swish 1.994, GEGLU 1.942, SwiGLU 1.944 (ReGLU's perplexity: unverified; GLUE 84.67 vs 83.80);
+Narang et al. 2021 final loss: ReLU 1.838, GeLU 1.838, Swish 1.847, ReGLU 1.803, GeGLU 1.792, SwiGLU 1.789.
+Squared ReLU: So et al. 2021 (Primer, arXiv 2109.08668), one of Primer's two main changes (its figure is
+not in our references: unverified).
+Metric and direction (treatment − baseline, paired by seed): final validation loss, lower for each gated
+variant against its plain one; GeLU within ±0.015 nats/byte of ReLU.
+"""
+
+from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+
+ABLATION = Ablation(
+    name="activations",
+    headline="gated MLPs (ReGLU, GeGLU, SwiGLU) beat their plain counterparts at matched parameters",
+    source="Shazeer 2020, arXiv 2002.05202; Narang et al. 2021, arXiv 2102.11972; So et al. 2021 (Primer)",
+    base=dict(norm="rms", pos="rope", qkv_bias=False, linear_bias=False, d_ff_multiple=1),
+    variants={
+        "relu": dict(activation="relu", gated=False),
+        "gelu": dict(activation="gelu", gated=False),
+        "relu2": dict(activation="relu2", gated=False),
+        "silu": dict(activation="silu", gated=False),
+        "reglu": dict(activation="relu", gated=True),
+        "geglu": dict(activation="gelu", gated=True),
+        "swiglu": dict(activation="silu", gated=True),
+    },
+    baseline="relu",
+    claims=(
+        Claim(says="SwiGLU (d_ff 8/3·d) reaches lower loss than SiLU (d_ff 4·d)", treatment="swiglu", baseline="silu",
+              metric="final_val_loss", direction="lower", target=LOSS_TARGET, why=LOSS_WHY,
+              paper="SwiGLU 1.944 vs Swish 1.994 log-ppl at 65k steps (Shazeer)"),
+        Claim(says="GeGLU reaches lower loss than GeLU", treatment="geglu", baseline="gelu", metric="final_val_loss",
+              direction="lower", target=LOSS_TARGET, why=LOSS_WHY, paper="GEGLU 1.942 vs GELU 1.983 (Shazeer)"),
+        Claim(says="ReGLU reaches lower loss than ReLU", treatment="reglu", baseline="relu", metric="final_val_loss",
+              direction="lower", target=LOSS_TARGET, why=LOSS_WHY, paper="ReGLU 1.803 vs ReLU 1.838 (Narang)"),
+        Claim(says="squared ReLU reaches lower loss than ReLU", treatment="relu2", baseline="relu",
+              metric="final_val_loss", direction="lower", target=LOSS_TARGET, why=LOSS_WHY,
+              paper="Primer: squared ReLU helps (figure unverified)"),
+        Claim(says="GeLU matches ReLU", treatment="gelu", baseline="relu", metric="final_val_loss",
+              direction="matches", margin=LOSS_TARGET, target=LOSS_TARGET, why=LOSS_WHY,
+              paper="GeLU 1.838 vs ReLU 1.838 (Narang); 1.983 vs 1.997 (Shazeer)"),
+    ),
+)

@@ -1,0 +1,44 @@
+"""The MLP's width: d_ff / d_model ∈ {1, 2, 8/3, 4, 8} for plain (GeLU) and gated (SwiGLU) MLPs at a fixed d_model.
+
+Lecture claim: a wide basin around 1–4; 4 is the consensus for plain MLPs and about 8/3 for GLUs
+(LLaMA 70B 2.68, Qwen 14B 2.67, PaLM 4, T5 v1.1 2.5; T5 11B's 64 is the outlier).
+Source: Kaplan et al. 2020 (arXiv 2001.08361) via the lecture: about +1.8% loss at a ratio of 8 vs 4.
+Kaplan's basin is at a fixed total parameter count; this grid holds d_model fixed, so the parameters grow
+with the ratio (the tables show them). Within the basin, the claims say, that growth buys little.
+Metric and direction: final validation loss within ±0.03 nats/byte (about 1.7% of the tiny preset's loss:
+Kaplan's +1.8%) of the consensus ratio's, paired by seed.
+"""
+
+from ablations.spec import Ablation, Claim
+
+BASIN = 0.03
+BASIN_WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: the size of Kaplan's ratio-8 penalty"
+
+
+def _grid(activation: str, gated: bool, prefix: str) -> dict[str, dict[str, object]]:
+    ratios = {"1": 1.0, "2": 2.0, "2.67": 8 / 3, "4": 4.0, "8": 8.0}
+    return {f"{prefix}_{name}": dict(activation=activation, gated=gated, d_ff_ratio=r) for name, r in ratios.items()}
+
+
+ABLATION = Ablation(
+    name="ffn_ratio",
+    headline="a wide basin of d_ff/d_model around 1–4: 4 for plain MLPs, 8/3 for GLUs",
+    source="Kaplan et al. 2020, arXiv 2001.08361 (via the lecture); model configs in the lecture's table",
+    group="hyperparameters",
+    base=dict(norm="rms", pos="rope", qkv_bias=False, linear_bias=False, d_ff_multiple=1),
+    variants={**_grid("gelu", False, "gelu"), **_grid("silu", True, "swiglu")},
+    baseline="gelu_4",
+    claims=(
+        Claim(says="plain MLP: a ratio of 2 matches 4", treatment="gelu_2", baseline="gelu_4", metric="final_val_loss",
+              direction="matches", margin=BASIN, target=BASIN, why=BASIN_WHY, paper="a basin around 1–4 (Kaplan)"),
+        Claim(says="plain MLP: a ratio of 8 matches 4", treatment="gelu_8", baseline="gelu_4", metric="final_val_loss",
+              direction="matches", margin=BASIN, target=BASIN, why=BASIN_WHY,
+              paper="about +1.8% loss at 8 vs 4, fixed parameters (Kaplan)"),
+        Claim(says="SwiGLU: a ratio of 8/3 matches 4", treatment="swiglu_2.67", baseline="swiglu_4",
+              metric="final_val_loss", direction="matches", margin=BASIN, target=BASIN, why=BASIN_WHY,
+              paper="LLaMA 2.68, Qwen 2.67, PaLM 4"),
+        Claim(says="SwiGLU: a ratio of 2 matches 8/3", treatment="swiglu_2", baseline="swiglu_2.67",
+              metric="final_val_loss", direction="matches", margin=BASIN, target=BASIN, why=BASIN_WHY,
+              paper="T5 v1.1 2.5"),
+    ),
+)

@@ -1,0 +1,35 @@
+"""Validation loss past the training context (ablations/extrapolation.py) against its definition."""
+
+import torch
+import torch.nn.functional as F
+from conftest import make_spec
+
+from ablations.corpus import read_tokens, split
+from ablations.data import VAL_SEED, batch_at
+from ablations.extrapolation import FACTORS, long_context_losses, metric_name
+from ablations.train import train
+from models import Transformer
+
+
+def test_each_length_scores_as_many_tokens_as_a_regular_evaluation(corpus, tmp_path):
+    spec = make_spec(corpus, tmp_path, pos="rope")
+    torch.manual_seed(0)
+    model = Transformer(spec.model)
+    got = long_context_losses(model, spec.corpus, spec.model, spec.train)
+    val = split(read_tokens(spec.corpus), "val")
+    for factor in FACTORS:
+        losses = []
+        for i in range(spec.train.eval_batches):
+            x, y = batch_at(val, VAL_SEED, i, spec.train.batch_size // factor, factor * spec.model.context)
+            with torch.no_grad():
+                losses.append(F.cross_entropy(model(x).flatten(0, 1), y.flatten()).item())
+        assert abs(got[metric_name(factor)] - sum(losses) / len(losses)) < 1e-5
+    assert model.training  # left as it was found
+
+
+def test_a_trained_run_records_its_long_context_losses_and_learned_positions_none(corpus, tmp_path):
+    rope = train(make_spec(corpus, tmp_path / "rope", pos="rope"))
+    learned = train(make_spec(corpus, tmp_path / "learned", pos="learned"))
+    for factor in FACTORS:
+        assert 0 < rope[metric_name(factor)] < 6  # finite, below a uniform guess over bytes (5.55)
+        assert learned[metric_name(factor)] is None
