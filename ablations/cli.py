@@ -11,12 +11,13 @@ from pathlib import Path
 
 from ablations.catalogue import all_ablations, check_variants, get_ablation
 from ablations.cli_bench import BenchUsageError, add_bench_commands
-from ablations.corpus import CorpusError, default_corpus, load_corpus
+from ablations.corpus import CorpusError, default_corpus, load_corpus, tokens_per_byte
 from ablations.names import UnknownName
 from ablations.presets import PRESETS, get_preset
 from ablations.run_record import ablation_dir, logs_dir
 from ablations.run_spec import RunSpec, design_hash
 from ablations.spec import GROUPS, Ablation
+from ablations.tokenizer import BYTES, MAX_BPE, bpe_size
 
 USAGE_ERROR = 2
 EXECUTORS = ("local", "debug", "slurm")  # submitit executors
@@ -51,6 +52,14 @@ def _lrs(text: str) -> list[float]:
     if not lrs or not all(math.isfinite(lr) and lr > 0 for lr in lrs):
         raise UsageError(f"--lrs {text}: give positive learning rates separated by commas, e.g. 1e-3,3e-3")
     return lrs
+
+
+def _tokenizer(text: str) -> str:
+    try:
+        bpe_size(text)
+    except ValueError:
+        raise UsageError(f"--tokenizer {text}: give bytes, or bpe:N with N from 257 to {MAX_BPE} (e.g. bpe:2048)") from None
+    return text
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -111,9 +120,10 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
         ablation = get_ablation(args.name)
         preset = get_preset(args.preset)
         variants = check_variants(ablation, args.variants.split(",")) if args.variants else list(ablation.variants)
-        configs = {variant: ablation.model_config(variant, preset) for variant in variants}
+        tokenizer = _tokenizer(args.tokenizer)
+        configs = {variant: ablation.model_config(variant, preset, tokenizer) for variant in variants}
         lrs = _lrs(args.lrs) if args.lrs else list(ablation.lrs) or [None]
-        trains = {(v, lr): ablation.train_config(v, preset, lr) for v in variants for lr in lrs}
+        trains = {(v, lr): ablation.train_config(v, preset, lr, tokenizer) for v in variants for lr in lrs}
     except (UnknownName, ValueError) as error:
         raise UsageError(str(error)) from None
     pilot = range(_seeds(args, ablation.seeds))
@@ -129,10 +139,17 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
             print(notice)
         print(f"corpus: {corpus.name}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
     results = str(_results_dir(args.results_dir).resolve())
-    design = design_hash(preset.model, ablation.base, preset.train.to_dict())
+    design = design_hash(preset.model, ablation.base, preset.train.to_dict(), *([tokenizer] if tokenizer != BYTES else []))
+    corpora = {name: corpus.tokenized(name) for name in sorted({ablation.tokenizer(v, tokenizer) for v in variants})}
+    if seeds is None:
+        for name, tokenized in corpora.items():
+            if name != BYTES:
+                print(f"tokenizer {name}: {tokens_per_byte(tokenized, 'val'):.3f} tokens per validation byte "
+                      f"(trained on the training split, cached)")
     return [
         RunSpec(ablation=ablation.name, variant=variant, preset=args.preset, seed=seed, model=configs[variant],
-                train=trains[variant, lr], corpus=corpus, results_dir=results, design=design)
+                train=trains[variant, lr], corpus=corpora[ablation.tokenizer(variant, tokenizer)], results_dir=results,
+                design=design)
         for lr in lrs
         for variant in variants
         for seed in (pilot if seeds is None else seeds.get((variant, trains[variant, lr].lr), ()))
@@ -288,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--variants", metavar="A,B", help="comma-separated subset of the ablation's variants (default: all)")
     run.add_argument("--data", metavar="CORPUS", help="shakespeare, stdlib, or a path to a text file or directory "
                      "(default: shakespeare if a local copy exists, else stdlib)")
+    run.add_argument("--tokenizer", default=BYTES, metavar="bytes|bpe:N",
+                     help="bytes (default) or a byte-level BPE of N tokens trained on the training split and cached; "
+                     "part of each run's identity; losses are reported in nats per byte either way")
     run.add_argument("--executor", choices=EXECUTORS, default="local",
                      help="local: real subprocesses (default); debug: in this process; slurm: one job array")
     run.add_argument("--parallel", type=int, default=1, metavar="K",

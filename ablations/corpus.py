@@ -1,7 +1,8 @@
-"""Finding a text corpus, fetching Tiny Shakespeare once, and caching its byte tokens as a memmap."""
+"""Finding a text corpus, fetching Tiny Shakespeare once, and caching its tokens (bytes, or a BPE of them) as memmaps."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ablations.storage import atomic_write
+from ablations.tokenizer import BYTES, bpe_size, encode_splits
 
 SHAKESPEARE_FILE = "tinyshakespeare.txt"
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -29,12 +31,31 @@ class CorpusError(ValueError):
 class Corpus:
     name: str  # 'shakespeare', 'stdlib' or the absolute path given
     sha256: str  # of the bytes tokenised: two runs are comparable only when this matches
-    tokens_path: str  # uint8 memmap of byte tokens, shared by every run on this corpus
-    n_tokens: int
+    tokens_path: str  # uint8 memmap of the corpus's bytes, shared by every run on this corpus
+    n_tokens: int  # bytes
+    tokenizer: str = BYTES  # or bpe:N (ablations/tokenizer.py)
+    tokenizer_sha256: str = ""  # of the trained BPE vocabulary: part of a BPE run's identity
+    split_paths: tuple[str, str] = ("", "")  # uint16 memmaps of the BPE ids of the train and val splits
 
     @property
     def label(self) -> str:
+        """The bytes' name: runs on one corpus compare, whatever their tokeniser (the vocab_size ablation)."""
         return f"{Path(self.name).name}@{self.sha256[:8]}"
+
+    @property
+    def identity(self) -> str:
+        """What a run id hashes: the bytes, plus the vocabulary when it is not the bytes themselves."""
+        return self.sha256 if self.tokenizer == BYTES else f"{self.sha256}/{self.tokenizer}@{self.tokenizer_sha256[:12]}"
+
+    def tokenized(self, tokenizer: str) -> Corpus:
+        """This corpus under `tokenizer`: a BPE is trained on the training split and both splits encoded, once."""
+        size = bpe_size(tokenizer)
+        if size is None:
+            return dataclasses.replace(self, tokenizer=BYTES, tokenizer_sha256="", split_paths=("", ""))
+        data = read_tokens(self).tobytes()
+        train, val, digest = encode_splits(split(data, "train"), split(data, "val"), size,
+                                           Path(self.tokens_path).parent, self.sha256)
+        return dataclasses.replace(self, tokenizer=tokenizer, tokenizer_sha256=digest, split_paths=(str(train), str(val)))
 
 
 def cache_dir() -> Path:
@@ -136,14 +157,26 @@ def split(tokens, which: str):
 
 
 def read_tokens(corpus: Corpus) -> np.ndarray:
+    """The corpus's bytes."""
     return np.memmap(corpus.tokens_path, dtype=np.uint8, mode="r")
 
 
+def read_split(corpus: Corpus, which: str) -> np.ndarray:
+    """The token ids of one split under the corpus's tokeniser."""
+    if corpus.tokenizer == BYTES:
+        return split(read_tokens(corpus), which)
+    return np.memmap(corpus.split_paths[0 if which == "train" else 1], dtype=np.uint16, mode="r")
+
+
+def tokens_per_byte(corpus: Corpus, which: str) -> float:
+    """Converts a split's nats per token to nats per byte: 1 for bytes, about 1/3 for a BPE."""
+    return len(read_split(corpus, which)) / len(split(read_tokens(corpus), which))
+
+
 def unigram_val_loss(corpus: Corpus, vocab_size: int = 256) -> float:
-    """Nats per token on the validation split of a unigram model fitted on the training split (add-one
-    smoothed): the loss of a model that learned byte frequencies and nothing of context. A run that ends
-    near it did not train."""
-    tokens = read_tokens(corpus)
-    counts = np.bincount(split(tokens, "train"), minlength=vocab_size) + 1.0
+    """Nats per byte on the validation split of a unigram model over tokens fitted on the training split
+    (add-one smoothed): the loss of a model that learned token frequencies and nothing of context. A run that
+    ends near it did not train."""
+    counts = np.bincount(read_split(corpus, "train"), minlength=vocab_size) + 1.0
     log_p = np.log(counts / counts.sum())
-    return float(-log_p[split(tokens, "val")].mean())
+    return float(-log_p[read_split(corpus, "val")].mean()) * tokens_per_byte(corpus, "val")

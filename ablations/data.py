@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from ablations.corpus import Corpus, read_tokens, split
+from ablations.corpus import Corpus, read_split
 
 VAL_SEED = 20_250_415  # fixed: validation batches do not depend on the run's seed
 
@@ -31,7 +31,7 @@ class TrainBatches(IterableDataset):
         self.batch_size, self.context, self.rank, self.world = batch_size, context, rank, world
 
     def __iter__(self):
-        tokens = split(read_tokens(self.corpus), "train")
+        tokens = read_split(self.corpus, "train")
         for step in range(self.start, self.stop):
             x, y = batch_at(tokens, self.seed, step, self.batch_size, self.context)
             yield x[self.rank :: self.world], y[self.rank :: self.world]
@@ -47,7 +47,7 @@ class ValBatches(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self._tokens is None:
-            self._tokens = split(read_tokens(self.corpus), "val")
+            self._tokens = read_split(self.corpus, "val")
         return batch_at(self._tokens, VAL_SEED, i, self.batch_size, self.context)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ablations.corpus import Corpus, read_tokens, split
+from ablations.corpus import Corpus, read_split, tokens_per_byte
 from ablations.data import VAL_SEED, batch_at
 from ablations.train_config import TrainConfig
 from models import ModelConfig, Transformer
@@ -22,12 +22,12 @@ def metric_name(factor: int) -> str:
 
 @torch.no_grad()
 def long_context_losses(model: Transformer, corpus: Corpus, config: ModelConfig, train: TrainConfig) -> dict[str, float | None]:
-    """Mean validation loss (nats/token) at each factor × the training context. Each length sees as many
+    """Mean validation loss (nats/byte) at each factor × the training context. Each length sees as many
     tokens as one regular evaluation (the batch shrinks as the windows grow), drawn like the regular ones."""
     if config.pos == "learned":
         return {metric_name(f): None for f in FACTORS}
     device = next(model.parameters()).device
-    tokens = split(read_tokens(corpus), "val")
+    tokens, per_byte = read_split(corpus, "val"), tokens_per_byte(corpus, "val")
     was_training, out = model.training, {}
     model.eval()
     for factor in FACTORS:
@@ -37,6 +37,6 @@ def long_context_losses(model: Transformer, corpus: Corpus, config: ModelConfig,
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = model(x.to(device))
             total += F.cross_entropy(logits.float().flatten(0, 1), y.to(device).flatten()).item()
-        out[metric_name(factor)] = total / train.eval_batches
+        out[metric_name(factor)] = total / train.eval_batches * per_byte
     model.train(was_training)
     return out

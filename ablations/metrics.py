@@ -7,6 +7,7 @@ Imports no torch and no Lightning: reading results never trains.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,11 +31,17 @@ class RunRows:
     val: list[dict]
     steps: int  # the run's planned length, for the timed window
     diverged: bool
+    tokens_per_byte: dict[str, float] = dataclasses.field(default_factory=lambda: {"train": 1.0, "val": 1.0})
 
     @classmethod
-    def of(cls, rows: Iterable[dict], steps: int, diverged: bool) -> RunRows:
+    def of(cls, rows: Iterable[dict], steps: int, diverged: bool, tokens_per_byte: dict[str, float] | None = None) -> RunRows:
         rows = list(rows)
-        return cls([r for r in rows if r["split"] == "train"], [r for r in rows if r["split"] == "val"], steps, diverged)
+        split = ([r for r in rows if r["split"] == "train"], [r for r in rows if r["split"] == "val"])
+        return cls(*split, steps, diverged, **({"tokens_per_byte": tokens_per_byte} if tokens_per_byte else {}))
+
+    def per_byte(self, split: str, field: str, value):
+        """Logged losses are nats per token; summaries hold nats per byte, comparable across tokenisers."""
+        return value * self.tokens_per_byte[split] if field == "loss" else value
 
     @property
     def timed(self) -> list[dict]:
@@ -60,12 +67,15 @@ Reduce = Callable[[RunRows], object]
 def last(split: str, field: str, unless_diverged: bool = False) -> Reduce:
     def reduce(rows: RunRows):
         chosen = getattr(rows, split)
-        return chosen[-1][field] if chosen and not (unless_diverged and rows.diverged) else None
+        return rows.per_byte(split, field, chosen[-1][field]) if chosen and not (unless_diverged and rows.diverged) else None
     return reduce
 
 
 def best(split: str, field: str) -> Reduce:
-    return lambda rows: min((r[field] for r in getattr(rows, split)), default=None)
+    def reduce(rows: RunRows):
+        lowest = min((r[field] for r in getattr(rows, split)), default=None)
+        return None if lowest is None else rows.per_byte(split, field, lowest)
+    return reduce
 
 
 def timed(field: str, how: Callable[[list[float]], float]) -> Reduce:
@@ -76,7 +86,7 @@ def end_of_schedule(field: str) -> Reduce:
     """Mean over the last END_FRACTION of the planned steps: one batch's loss is too noisy to compare."""
     def reduce(rows: RunRows):
         end = [r[field] for r in rows.train if r["step"] > (1 - END_FRACTION) * rows.steps]
-        return statistics.fmean(end) if end and not rows.diverged else None
+        return rows.per_byte("train", field, statistics.fmean(end)) if end and not rows.diverged else None
     return reduce
 
 

@@ -35,7 +35,7 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         """Hash of everything that determines the run's numbers: resolved configs, data bytes, seed."""
-        identity = {"model": self.model.to_dict(), "train": self.train.to_dict(), "corpus": self.corpus.sha256, "seed": self.seed}
+        identity = {"model": self.model.to_dict(), "train": self.train.to_dict(), "corpus": self.corpus.identity, "seed": self.seed}
         return design_hash(identity)
 
     @property
@@ -50,6 +50,7 @@ class RunSpec:
         return {
             "run_id": self.run_id, "ablation": self.ablation, "variant": self.variant, "preset": self.preset,
             "seed": self.seed, "design": self.design, "corpus": self.corpus.name, "corpus_sha256": self.corpus.sha256,
-            "corpus_label": self.corpus.label, "model": self.model.to_dict(), "train": self.train.to_dict(),
+            "corpus_label": self.corpus.label, "tokenizer": self.corpus.tokenizer,
+            "tokenizer_sha256": self.corpus.tokenizer_sha256, "model": self.model.to_dict(), "train": self.train.to_dict(),
         }
 

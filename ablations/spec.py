@@ -14,7 +14,8 @@ from ablations.presets import Preset
 from ablations.train_config import FIELDS as TRAIN_FIELDS
 from ablations.train_config import TrainConfig
 from models import ModelConfig
-from models.accounting import width_at_budget
+from ablations.tokenizer import BYTES, vocab_size
+from models.accounting import training_flops_per_token, width_at_budget
 
 Direction = Literal["lower", "higher", "not_higher", "matches"]
 Group = Literal["architecture", "attention", "stability", "hyperparameters"]  # the lecture's order of topics
@@ -24,7 +25,9 @@ WARMUP_FRACTION = "warmup_fraction"  # warm-up as a fraction of the preset's ste
 WINDOW_FRACTION = "window_fraction"  # sliding window as a fraction of the preset's context
 HEAD_RATIO = "head_ratio"  # head_dim · n_heads / d_model at the preset's d_model and heads
 LAYERS_AT_BUDGET = "layers_at_budget"  # this depth, the width solved for the preset's non-embedding parameters
-RELATIVE = frozenset({WARMUP_FRACTION, WINDOW_FRACTION, HEAD_RATIO, LAYERS_AT_BUDGET})
+EQUAL_COMPUTE_WITH = "equal_compute_with"  # a variant: train for as many steps as give its training FLOPs
+TOKENIZER = "tokenizer"  # bytes or bpe:N for this variant (sets vocab_size); else the run's --tokenizer
+RELATIVE = frozenset({WARMUP_FRACTION, WINDOW_FRACTION, HEAD_RATIO, LAYERS_AT_BUDGET, EQUAL_COMPUTE_WITH, TOKENIZER})
 LOSS_TARGET = 0.015  # nats/byte: the loss effect directional loss claims plan their seeds for
 LOSS_WHY = "~0.9% of the tiny preset's final loss: the relative size of Narang et al.'s RMSNorm loss effect"
 
@@ -90,9 +93,14 @@ class Ablation:
         if unknown:
             raise ValueError(f"Ablation {self.name}: claims name unknown variants {sorted(unknown)}")
 
-    def model_config(self, variant: str, preset: Preset) -> ModelConfig:
+    def tokenizer(self, variant: str, default: str = BYTES) -> str:
+        """The variant's own tokeniser, else the run's (`--tokenizer`)."""
+        return self.variants[variant].get(TOKENIZER, default)
+
+    def model_config(self, variant: str, preset: Preset, tokenizer: str = BYTES) -> ModelConfig:
         """Preset size, then the ablation's base, then the variant's overrides; validated here."""
         fields = {**preset.model, **self.base, **self.variants[variant]}
+        fields["vocab_size"] = vocab_size(self.tokenizer(variant, tokenizer))
         if WINDOW_FRACTION in fields:
             context = fields.get("context", ModelConfig.context)
             fields["sliding_window"] = max(1, round(fields[WINDOW_FRACTION] * context))
@@ -103,11 +111,16 @@ class Ablation:
             config = config.replace(**width_at_budget(config, fields[LAYERS_AT_BUDGET]))
         return config
 
-    def train_config(self, variant: str, preset: Preset, lr: float | None = None) -> TrainConfig:
+    def train_config(self, variant: str, preset: Preset, lr: float | None = None, tokenizer: str = BYTES) -> TrainConfig:
         """The preset's training, with the variant's training overrides (e.g. no warm-up, or warm-up over a
         fraction of the run, resolved to steps here so the run id holds only the step count) and the LR."""
         fields = {**self.base, **self.variants[variant]}
         overrides = {k: v for k, v in fields.items() if k in TRAIN_FIELDS}
         if WARMUP_FRACTION in fields:
             overrides["warmup_steps"] = round(fields[WARMUP_FRACTION] * preset.train.steps)
+        if EQUAL_COMPUTE_WITH in fields:  # same training FLOPs: steps × FLOPs/token, to a whole evaluation interval
+            mine = training_flops_per_token(self.model_config(variant, preset, tokenizer))
+            theirs = training_flops_per_token(self.model_config(fields[EQUAL_COMPUTE_WITH], preset, tokenizer))
+            every = preset.train.eval_every
+            overrides["steps"] = max(every, every * round(preset.train.steps * theirs / mine / every))
         return dataclasses.replace(preset.train, **overrides, **({"lr": lr} if lr is not None else {}))

@@ -18,7 +18,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
-from ablations.corpus import unigram_val_loss
+from ablations.corpus import tokens_per_byte, unigram_val_loss
 from ablations.data import TokenDataModule
 from ablations.device import device_name
 from ablations.extrapolation import FACTORS, long_context_losses, metric_name
@@ -37,7 +37,8 @@ def _peak_memory(device: torch.device) -> tuple[int, str]:
 
 def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> dict:
     """The run's description, every registered metric, and how and where it was measured."""
-    rows = RunRows.of(spec.record.read_rows(), spec.train.steps, diverged=system.diverged_at is not None)
+    per_byte = {split: tokens_per_byte(spec.corpus, split) for split in ("train", "val")}
+    rows = RunRows.of(spec.record.read_rows(), spec.train.steps, system.diverged_at is not None, per_byte)
     peak, peak_kind = _peak_memory(system.device)
     extrapolated = long_context_losses(system.model, spec.corpus, spec.model, spec.train) if not rows.diverged else {
         metric_name(f): None for f in FACTORS}
@@ -45,7 +46,8 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
         **spec.describe(),
         **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak, **extrapolated}),
         "steps_done": rows.train[-1]["step"] if rows.train else 0,
-        "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),  # the level of "did not train"
+        "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),
+        "val_tokens_per_byte": per_byte["val"],  # the level of "did not train"
         "concurrency": spec.concurrency,
         "peak_memory_kind": peak_kind,
         "train_time_s": sum(r["step_time_s"] for r in rows.train),  # every attempt, each step counted once

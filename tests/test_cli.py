@@ -65,6 +65,8 @@ ALL = ", ".join(all_ablations())  # discovered, in name order
         (["run", "rmsnorm_vs_layernorm", "--lrs", "-1"], "--lrs -1: give positive learning rates separated by commas"),
         (["run", "rmsnorm_vs_layernorm", "--lrs", "nan"], "--lrs nan: give positive learning rates separated by commas"),
         (["run", "rmsnorm_vs_layernorm", "--lrs", "1e-3,abc"], "--lrs 1e-3,abc: give positive learning rates"),
+        (["run", "rmsnorm_vs_layernorm", "--tokenizer", "bpe:10"], "--tokenizer bpe:10: give bytes, or bpe:N with N from 257"),
+        (["run", "vocab_size", "--tokenizer", "wordpiece"], "--tokenizer wordpiece: give bytes, or bpe:N"),
         (["run", "rmsnorm_vs_layernorm", "--data", "{tmp}/binary"], "--data {tmp}/binary: a binary file, not text"),
         (["speed", "rmsnorm_vs_layernorm", "--rounds", "1"], "--rounds must be at least 2"),
         (["report", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
