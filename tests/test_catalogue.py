@@ -115,3 +115,12 @@ def test_aspect_ratio_shapes_share_one_parameter_budget(preset):
 
 def test_the_catalogue_covers_every_group_of_the_lecture():
     assert {a.group for a in ABLATIONS.values()} == set(GROUPS)
+
+
+def test_the_readme_lists_every_ablation_under_its_group():
+    readme = (CATALOGUE.parents[1] / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[2] for line in readme.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip() in GROUPS}
+    assert set(rows) == set(GROUPS)
+    for ablation in ABLATIONS.values():
+        assert ablation.name in {name.strip() for name in rows[ablation.group].replace(" (no norm)", "").split(",")}
