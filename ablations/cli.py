@@ -139,7 +139,8 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
             print(notice)
         print(f"corpus: {corpus.name}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
     results = str(_results_dir(args.results_dir).resolve())
-    design = design_hash(preset.model, ablation.base, preset.train.to_dict(), *([tokenizer] if tokenizer != BYTES else []))
+    design = design_hash(preset.model, ablation.base, preset.train.to_dict(), *([tokenizer] if tokenizer != BYTES else []),
+                         *(["compile"] if args.compile else []))
     corpora = {name: corpus.tokenized(name) for name in sorted({ablation.tokenizer(v, tokenizer) for v in variants})}
     if seeds is None:
         for name, tokenized in corpora.items():
@@ -149,7 +150,7 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
     return [
         RunSpec(ablation=ablation.name, variant=variant, preset=args.preset, seed=seed, model=configs[variant],
                 train=trains[variant, lr], corpus=corpora[ablation.tokenizer(variant, tokenizer)], results_dir=results,
-                design=design)
+                design=design, compile=args.compile)
         for lr in lrs
         for variant in variants
         for seed in (pilot if seeds is None else seeds.get((variant, trains[variant, lr].lr), ()))
@@ -308,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tokenizer", default=BYTES, metavar="bytes|bpe:N",
                      help="bytes (default) or a byte-level BPE of N tokens trained on the training split and cached; "
                      "part of each run's identity; losses are reported in nats per byte either way")
+    run.add_argument("--compile", action="store_true",
+                     help="torch.compile each model (fused kernels; part of the run's identity; the first step's "
+                     "excess time, mostly compilation, is recorded apart from the step-time metrics)")
     run.add_argument("--executor", choices=EXECUTORS, default="local",
                      help="local: real subprocesses (default); debug: in this process; slurm: one job array")
     run.add_argument("--parallel", type=int, default=1, metavar="K",

@@ -29,6 +29,7 @@ class RunSpec:
     corpus: Corpus
     results_dir: str
     design: str = ""  # hash of what every variant shares (preset, base, training); reports compare within one
+    compile: bool = False  # torch.compile the model: same numbers up to float rounding, different speed
     concurrency: int = 1  # runs sharing the machine while this one is timed; not part of its identity
     log_every: int = 50  # steps between host reads of the per-step metrics (and at every evaluation); not identity
 
@@ -36,6 +37,8 @@ class RunSpec:
     def run_id(self) -> str:
         """Hash of everything that determines the run's numbers: resolved configs, data bytes, seed."""
         identity = {"model": self.model.to_dict(), "train": self.train.to_dict(), "corpus": self.corpus.identity, "seed": self.seed}
+        if self.compile:  # only when set, so eager runs keep the ids they always had
+            identity["compile"] = True
         return design_hash(identity)
 
     @property
@@ -51,6 +54,6 @@ class RunSpec:
             "run_id": self.run_id, "ablation": self.ablation, "variant": self.variant, "preset": self.preset,
             "seed": self.seed, "design": self.design, "corpus": self.corpus.name, "corpus_sha256": self.corpus.sha256,
             "corpus_label": self.corpus.label, "tokenizer": self.corpus.tokenizer,
-            "tokenizer_sha256": self.corpus.tokenizer_sha256, "model": self.model.to_dict(), "train": self.train.to_dict(),
+            "tokenizer_sha256": self.corpus.tokenizer_sha256, "compile": self.compile, "model": self.model.to_dict(), "train": self.train.to_dict(),
         }
 

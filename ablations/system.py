@@ -55,10 +55,13 @@ class StepClock:
 
 
 class LanguageModelSystem(L.LightningModule):
-    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, log_every: int = 50) -> None:
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, log_every: int = 50,
+                 compile: bool = False) -> None:
         super().__init__()
         self.model_config, self.train_config, self.log_every = model_config, train_config, log_every
         self.model = Transformer(model_config)
+        if compile:
+            self.model.compile()  # in place: the state dict, and so the checkpoints, keep their keys
         self.diverged_at: int | None = None
         self.pending: list[dict] = []  # this interval's steps: device tensors until the next flush
         self.clock: StepClock | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import statistics
 import resource
 import time
 import warnings
@@ -51,6 +52,9 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
         "concurrency": spec.concurrency,
         "peak_memory_kind": peak_kind,
         "train_time_s": sum(r["step_time_s"] for r in rows.train),  # every attempt, each step counted once
+        # The first step of an attempt carries the compilation (and allocator warm-up): its excess over a typical step.
+        "first_step_excess_s": rows.train[0]["step_time_s"] - statistics.median(r["step_time_s"] for r in rows.timed)
+        if rows.train and system.resumed_from == 0 else None,
         "wall_time_s": wall_time,  # this attempt, start-up included
         "resumed_from_step": system.resumed_from,
         "diverged": system.diverged_at is not None,
@@ -108,7 +112,7 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists")  # resuming is the point
     warnings.filterwarnings("ignore", message="The `srun` command is available")  # submitit starts the tasks, not srun
     L.seed_everything(spec.seed, verbose=False)  # same seed, same init wherever the variants' shapes agree
-    system = LanguageModelSystem(spec.model, spec.train, log_every=spec.log_every)
+    system = LanguageModelSystem(spec.model, spec.train, log_every=spec.log_every, compile=spec.compile)
     data = TokenDataModule(
         spec.corpus, spec.seed, spec.train.steps, spec.train.batch_size, spec.model.context, spec.train.eval_batches
     )
