@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.config import ModelConfig, NormKind
+from models.flex import flex_attend
 from models.positions import Rotary, T5RelativeBias, alibi_bias, alibi_slopes
 
 
@@ -120,8 +121,10 @@ class KVCache:
 class Attention(nn.Module):
     """Causal multi-head attention with grouped K/V heads (MHA, GQA, MQA).
 
-    Uses `F.scaled_dot_product_attention` (with `enable_gqa`, never repeated K/V); only a logit
-    soft-cap, which SDPA cannot express, takes the explicit path.
+    Paths, fastest first, all equal to the explicit one up to float rounding (tests/test_flex.py):
+    plain causal attention: SDPA's fused kernels (`enable_gqa`, never repeated K/V);
+    soft-cap, sliding window, ALiBi, T5 bias under torch.compile on a GPU: FlexAttention (models/flex.py);
+    otherwise windows and biases: SDPA with an additive mask; a soft-cap: the explicit path (SDPA cannot cap).
     """
 
     def __init__(self, config: ModelConfig, layer: int, project_input: bool = True) -> None:
@@ -175,8 +178,19 @@ class Attention(nn.Module):
             k, v, k_pos = cache.extend(self.layer, k, v, positions, self.window)
         if max_logits is not None:
             max_logits.append(self._max_logit(q, k, positions, k_pos))
-        y = self._scores_to_values(q, k, v, positions, k_pos, t5)  # (B, nh, T, hd)
+        if self._fused_by_flex(q, cache):
+            y = flex_attend(q, k, v, scale=self.scale, window=self.window, softcap=self.softcap,
+                            slopes=self.slopes if self.pos == "alibi" else None,
+                            bias=t5(positions, positions) if self.pos == "t5" else None)
+        else:
+            y = self._scores_to_values(q, k, v, positions, k_pos, t5)  # (B, nh, T, hd)
         return self.out(y.transpose(1, 2).reshape(b, t, self.q_dim))
+
+    def _fused_by_flex(self, q: torch.Tensor, cache: KVCache | None) -> bool:
+        """FlexAttention where it is fused and has a backward (compiled, on a GPU), for what SDPA cannot fuse."""
+        beyond_sdpa = self.softcap is not None or self.window is not None or self.pos in ("alibi", "t5")
+        no_dropout = not (self.training and self.dropout)
+        return beyond_sdpa and no_dropout and cache is None and q.is_cuda and torch.compiler.is_compiling()
 
     def _allowed(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
         """(Tq, Tk) boolean: which keys each query may attend to (causal; within the window on a local layer)."""
@@ -215,10 +229,12 @@ class Attention(nn.Module):
         if self.softcap is None:
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=plain, dropout_p=dropout,
                                                   scale=self.scale, enable_gqa=self.n_kv_heads != self.n_heads)
-        # SDPA cannot soft-cap its logits: mask and softmax them explicitly.
-        scores = self._logits(q, k)  # (B, nh, T, S)
-        if mask is None:
-            mask = self._mask(q_pos, k_pos, t5)
+        return self._explicit(q, k, v, q_pos, k_pos, t5, dropout)  # SDPA cannot soft-cap its logits
+
+    def _explicit(self, q, k, v, q_pos, k_pos, t5, dropout: float = 0.0) -> torch.Tensor:
+        """The reference path every other equals: explicit (B, nh, Tq, Tk) logits, masked, softmax, times V."""
+        scores = self._logits(q, k)
+        mask = self._mask(q_pos, k_pos, t5)
         scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
         v = v.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)
         return F.dropout(scores.softmax(-1), dropout) @ v
