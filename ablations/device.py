@@ -19,3 +19,15 @@ def device_name(device: torch.device) -> str:
         else []
     )
     return f"cpu: {models[0] if models else platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+# Dense bf16 tensor-core peaks in FLOP/s (vendor datasheets; the 2:4-sparse figures are twice these). The first
+# substring of the device's name that matches wins, so the more specific names come first.
+PEAK_BF16_DENSE = (
+    ("H100 PCIe", 756e12), ("H100", 989.4e12), ("H200", 989.4e12), ("A100", 312e12),
+)
+
+
+def peak_flops(name: str) -> float | None:
+    """The device's dense bf16 peak, or None (CPUs, unlisted GPUs): MFU is then not reported."""
+    return next((peak for key, peak in PEAK_BF16_DENSE if key in name), None) if not name.startswith("cpu") else None

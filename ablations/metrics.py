@@ -159,6 +159,9 @@ METRICS: dict[str, Metric] = _registry(
            from_rows=timed("tokens_per_s", statistics.median)),
     Metric(name="step_time_s", kind="speed", label="step time", unit="s", digits=4, better="lower", device_dependent=True,
            from_rows=timed("step_time_s", statistics.median)),
+    # Model FLOPs utilisation (PaLM appendix B): training FLOPs/token × tokens/s ÷ the device's dense bf16 peak.
+    Metric(name="mfu", kind="speed", label="MFU", unit="%", digits=1, better="higher", scale=100.0,
+           device_dependent=True, measured=True),
     Metric(name="peak_memory_bytes", kind="speed", label="peak memory", unit="MiB", digits=1, better="lower",
            scale=2**-20, device_dependent=True, measured=True),
     # Size and cost, from the config alone.

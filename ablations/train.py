@@ -21,19 +21,26 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ablations.corpus import tokens_per_byte, unigram_val_loss
 from ablations.data import TokenDataModule
-from ablations.device import device_name
+from ablations.device import device_name, peak_flops
 from ablations.extrapolation import FACTORS, long_context_losses, metric_name
-from ablations.metrics import RunRows, summary_values
+from ablations.metrics import METRICS, RunRows, summary_values
 from ablations.run_logger import RunRecordLogger, tensorboard_logger
 from ablations.run_spec import RunSpec
 from ablations.snapshot import git_commit
 from ablations.system import LanguageModelSystem
+from models import training_flops_per_token
 
 
 def _peak_memory(device: torch.device) -> tuple[int, str]:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device), "cuda_max_allocated"
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process_max_rss"
+
+
+def _mfu(rows: RunRows, spec: RunSpec, device: torch.device) -> float | None:
+    """Share of the device's dense bf16 peak the run's median training step used; None without a known peak."""
+    peak, tokens_per_s = peak_flops(device_name(device)), METRICS["tokens_per_s"].from_rows(rows)
+    return None if peak is None or tokens_per_s is None else training_flops_per_token(spec.model) * tokens_per_s / peak
 
 
 def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> dict:
@@ -45,7 +52,8 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
         metric_name(f): None for f in FACTORS}
     return {
         **spec.describe(),
-        **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak, **extrapolated}),
+        **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak, "mfu": _mfu(rows, spec, system.device),
+                                                     **extrapolated}),
         "steps_done": rows.train[-1]["step"] if rows.train else 0,
         "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),
         "val_tokens_per_byte": per_byte["val"],  # the level of "did not train"

@@ -23,7 +23,7 @@ def _rows(n_train=100, steps=100, diverged=False):
 
 def test_each_reduction_matches_its_definition():
     model = ModelConfig(d_model=32, n_layers=2, n_heads=4, context=16, n_kv_heads=2)
-    measured = {"peak_memory_bytes": 123, "val_loss_at_2x_context": 2.5, "val_loss_at_4x_context": None}
+    measured = {"peak_memory_bytes": 123, "mfu": 0.4, "val_loss_at_2x_context": 2.5, "val_loss_at_4x_context": None}
     values = summary_values(_rows(), model, measured=measured)
     timed = range(11, 101)  # steps past the first 10% of the run
     assert values["final_val_loss"] == 2.0 + 1 / 100 and values["best_val_loss"] == 2.0 + 1 / 100
@@ -97,3 +97,12 @@ def test_a_metric_added_to_the_registry_reaches_the_summary_the_comparison_and_t
     assert row.metric == "peak_grad_norm" and row.pairs == 2
     report = write_report(ablation, tmp_path)[0].read_text()
     assert report.count("peak gradient norm") == 3  # the claims table, the levels table and the differences table
+
+
+def test_mfu_uses_the_dense_bf16_peak_of_the_named_device():
+    from ablations.device import peak_flops
+
+    assert peak_flops("NVIDIA H100 80GB HBM3") == 989.4e12  # SXM: not the 1,979 TFLOP/s sparse figure
+    assert peak_flops("NVIDIA H100 PCIe") == 756e12 and peak_flops("NVIDIA A100-SXM4-80GB") == 312e12
+    assert peak_flops("cpu: AMD EPYC, 2 threads") is None and peak_flops("NVIDIA T4") is None
+    assert METRICS["mfu"].value(0.4123) == pytest.approx(41.23)  # shown in percent
