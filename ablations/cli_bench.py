@@ -97,6 +97,59 @@ def cmd_decode_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_peers(args: argparse.Namespace) -> int:
+    import importlib.metadata
+    import shlex
+    import sys
+    import tempfile
+
+    import torch
+
+    from ablations.device import device_name
+    from ablations.peers import bench_peers, lightning_overhead, write_performance
+    from ablations.presets import get_preset
+    from ablations.names import UnknownName
+
+    if args.rounds < 2 or args.warmup < 0 or args.overhead_steps < 0:
+        raise BenchUsageError(f"--rounds must be at least 2, --warmup and --overhead-steps at least 0; got "
+                              f"{args.rounds}, {args.warmup}, {args.overhead_steps}")
+    try:
+        preset = get_preset(args.preset)
+    except UnknownName as error:
+        raise BenchUsageError(str(error)) from None
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BenchUsageError("--device cuda: no CUDA device is visible; use --device cpu")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise BenchUsageError("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
+    out = args.results_dir_type(args.results_dir) / "reports"
+
+    def version(package: str) -> str:
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    label = device_name(torch.device(device))
+    print(f"timing our model against the peers on {label} ({args.preset} preset, {args.rounds} rounds)…", flush=True)
+    frame = bench_peers(preset, device, args.rounds, args.warmup, args.compile)
+    overhead = None
+    if args.overhead_steps and device == "cpu":
+        print(f"timing Lightning against a bare loop ({args.overhead_repeats} × {args.overhead_steps} steps each)…", flush=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            overhead = lightning_overhead(preset, args.overhead_steps, args.overhead_repeats, scratch)
+    context = dict(preset=preset.name, device=label, threads=torch.get_num_threads(), compiled=args.compile,
+                   torch=torch.__version__, x_transformers=version("x-transformers"), litgpt=version("litgpt"),
+                   batch=preset.train.batch_size, context=preset.model["context"], rounds=args.rounds, warmup=args.warmup,
+                   command="ablate " + shlex.join(sys.argv[1:]))
+    paths = write_performance(out, frame, overhead, context)
+    print(paths[0].read_text())
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def add_bench_commands(commands, results_dir_type) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.set_defaults(results_dir_type=results_dir_type)  # checked with the other input, inside the CLI's error handling
@@ -134,3 +187,23 @@ def add_bench_commands(commands, results_dir_type) -> None:
     speed.add_argument("--warmup", type=int, default=5, metavar="N", help="untimed rounds first (5)")
     speed.add_argument("--compile", action="store_true", help="time torch.compile'd models (fused kernels where supported)")
     speed.set_defaults(func=cmd_speed)
+    peers = commands.add_parser(
+        "bench-peers", help="our model vs x-transformers and litgpt, and our Lightning loop vs a bare one",
+        description="Times one training step (forward, backward, clipping, AdamW) of our model against x-transformers "
+        "and litgpt at matched GPT-2-style and Llama-style configs, interleaved, and (on CPU) our full Lightning run "
+        "against a bare PyTorch loop over the same model and batches. Writes reports/performance.md and its CSVs. "
+        "The peers are the `peers` extra (pip install -e \".[peers]\"; or x-transformers, then litgpt --no-deps "
+        "beside the dev extra, whose transformers pins a newer huggingface-hub than litgpt allows).")
+    peers.set_defaults(results_dir_type=results_dir_type)
+    peers.add_argument("--preset", default="tiny", metavar="NAME", help="shapes to measure (default: tiny)")
+    peers.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when visible, else cpu")
+    peers.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's)")
+    peers.add_argument("--rounds", type=int, default=30, metavar="N", help="timed rounds per pair (30)")
+    peers.add_argument("--warmup", type=int, default=5, metavar="N", help="untimed rounds first (5)")
+    peers.add_argument("--compile", action="store_true", help="time torch.compile'd models, ours and the peers'")
+    peers.add_argument("--overhead-steps", type=int, default=300, metavar="N",
+                       help="steps per arm of the Lightning-vs-bare-loop comparison, CPU only; 0 skips it (300)")
+    peers.add_argument("--overhead-repeats", type=int, default=4, metavar="N", help="alternating repeats of it (4)")
+    peers.add_argument("--results-dir", metavar="DIR",
+                       help="writes DIR/reports/performance.md (default: $ABLATE_RESULTS or ./ablate-results)")
+    peers.set_defaults(func=cmd_bench_peers)

@@ -38,23 +38,36 @@ def _step(model, optimizer, inputs, targets, clip: float) -> None:
 def measure(ablation: Ablation, preset, variants: list[str], device: str = "cpu", rounds: int = 30, warmup: int = 5,
             compile: bool = False, seed: int = 0) -> pd.DataFrame:
     """One row per (round, variant): the step time in seconds. Every variant sees the same batch."""
-    import time
-
     import torch
 
+    from models import Transformer
+
     torch.manual_seed(seed)
-    batch = preset.train.batch_size
-    context = preset.model["context"]
-    tokens = torch.randint(0, 256, (batch, context + 1), device=device)
-    inputs, targets = tokens[:, :-1], tokens[:, 1:]
     arms = {}
     for variant in variants:
-        from models import Transformer
-
         config, train = ablation.model_config(variant, preset), ablation.train_config(variant, preset)
         model = Transformer(config).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, betas=train.betas, weight_decay=train.weight_decay)
         arms[variant] = (torch.compile(model) if compile else model, optimizer, train.grad_clip)
+    return time_arms(arms, random_batch(preset.train.batch_size, preset.model["context"], device), device, rounds, warmup)
+
+
+def random_batch(batch: int, context: int, device: str, vocab_size: int = 256):
+    import torch
+
+    tokens = torch.randint(0, vocab_size, (batch, context + 1), device=device)
+    return tokens[:, :-1], tokens[:, 1:]
+
+
+def time_arms(arms: dict, batch, device: str, rounds: int, warmup: int) -> pd.DataFrame:
+    """Arms (name → (model, optimiser, clip)) take full training steps on one batch in turn after warm-up, the
+    order reversed every other round; one row per (round, arm) with the step time in seconds."""
+    import time
+
+    import torch
+
+    inputs, targets = batch
+    variants = list(arms)
 
     def timed(variant: str) -> float:
         model, optimizer, clip = arms[variant]
