@@ -150,6 +150,35 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import torch
+
+    from ablations.device import device_name
+    from ablations.doctor import check_axes, throughput
+    from ablations.names import UnknownName
+    from ablations.presets import get_preset
+    from models import ModelConfig
+
+    try:
+        preset = get_preset(args.preset)
+    except UnknownName as error:
+        raise BenchUsageError(str(error)) from None
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BenchUsageError("--device cuda: no CUDA device is visible; use --device cpu")
+    print(f"device: {device_name(torch.device(device))}; torch {torch.__version__}", flush=True)
+    rows = check_axes(device, compile_too=not args.eager_only)
+    config = ModelConfig(**preset.model, norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False,
+                         linear_bias=False)
+    speed = throughput(config, preset.train.batch_size, device, compile=not args.eager_only)
+    mfu = f"{100 * speed['mfu']:.1f}% MFU" if speed["mfu"] is not None else "MFU: no known peak for this device"
+    print(f"{args.preset} preset (Llama-style, {'compiled' if not args.eager_only else 'eager'}): "
+          f"{speed['tokens_per_s']:,.0f} tokens/s, {mfu}")
+    failed = [row for row in rows if not row["ok"]]
+    print(f"{len(rows) - len(failed)}/{len(rows)} checks passed")
+    return 1 if failed else 0
+
+
 def add_bench_commands(commands, results_dir_type) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.set_defaults(results_dir_type=results_dir_type)  # checked with the other input, inside the CLI's error handling
@@ -207,3 +236,13 @@ def add_bench_commands(commands, results_dir_type) -> None:
     peers.add_argument("--results-dir", metavar="DIR",
                        help="writes DIR/reports/performance.md (default: $ABLATE_RESULTS or ./ablate-results)")
     peers.set_defaults(func=cmd_bench_peers)
+    doctor = commands.add_parser(
+        "doctor", help="check this machine first: every variant axis in bf16, eager and compiled; then tokens/s, MFU",
+        description="One training step of every variant axis (packed into five small models) in bf16 autocast and "
+        "float32, eager and torch.compile'd: finite losses and gradients, bf16 within 0.05 nats of float32; on a GPU, "
+        "plain attention on a fused SDPA kernel and compiled windows/soft-caps/biases on FlexAttention. Then the "
+        "preset's tokens/s and MFU. Exit code 1 when any check fails.")
+    doctor.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when visible, else cpu")
+    doctor.add_argument("--preset", default="small", metavar="NAME", help="shape of the throughput check (small)")
+    doctor.add_argument("--eager-only", action="store_true", help="skip torch.compile (quicker; no fused-path check)")
+    doctor.set_defaults(func=cmd_doctor)

@@ -26,6 +26,10 @@ class Norm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gain = 1 + self.weight if self.scale == "offset" else self.weight
+        if gain is not None and x.dtype != gain.dtype:
+            # Under bf16 autocast: F.rms_norm with a bf16 input and a float32 gain leaves the fused kernel, while
+            # autocast runs layer_norm fused in float32; normalising in the gain's dtype keeps both fused and alike.
+            x = x.to(gain.dtype)
         if self.kind == "rms":
             return F.rms_norm(x, self.shape, gain, self.eps)
         return F.layer_norm(x, self.shape, gain, self.bias, self.eps)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from axis_values import small
 
-from models import Transformer
+from models import ModelConfig, Transformer
 from models.layers import KVCache, Mlp, Norm
 
 
@@ -73,3 +73,16 @@ def test_sliding_window_hides_tokens_beyond_the_window():
     diff = (model(changed) - model(tokens)).abs().amax(-1)[0]
     assert diff[:5].max() == 0 and diff[5:8].min() > 0 and diff[8:].max() == 0  # one layer sees 3 tokens
 
+
+
+@pytest.mark.parametrize("kind", ["rms", "layer"])
+def test_norms_under_bf16_autocast_stay_on_the_fused_kernel_in_float32(kind):
+    import warnings
+
+    norm = Norm(kind, 16, ModelConfig(d_model=16, n_heads=2))
+    x = torch.randn(3, 16).bfloat16()
+    with warnings.catch_warnings(), torch.autocast("cpu", dtype=torch.bfloat16):
+        warnings.simplefilter("error")  # "Mismatch dtype … Cannot dispatch to fused implementation" would fail
+        out = norm(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, norm(x.float()))
