@@ -59,7 +59,7 @@ def test_every_variant_resolves_for_every_preset(name, preset):
 
 
 def test_gated_and_plain_mlps_match_parameters_within_one_percent():
-    ablation, tiny = ABLATIONS["gated_vs_nongated"], PRESETS["tiny"]
+    ablation, tiny = ABLATIONS["activations"], PRESETS["tiny"]
     counts = {v: total_params(ablation.model_config(v, tiny)) for v in ablation.variants}
     assert max(counts.values()) / min(counts.values()) < 1.01, counts
 
