@@ -24,24 +24,36 @@ def _ints(text: str, flag: str) -> list[int]:
 
 def _setup(args: argparse.Namespace):
     """(ablation, preset, device, out_dir) with torch's threads set; every check before any measurement."""
+    from ablations.catalogue import get_ablation
+    from ablations.names import UnknownName
+
+    try:
+        ablation = get_ablation(args.name)
+    except UnknownName as error:
+        raise BenchUsageError(str(error)) from None
+    preset, device = _preset_and_device(args)
+    return ablation, preset, device, args.results_dir_type(args.results_dir) / "reports" / ablation.name
+
+
+def _preset_and_device(args: argparse.Namespace):
+    """The preset, and the device (cuda when visible unless --device says), with --threads applied."""
     import torch
 
-    from ablations.catalogue import get_ablation
     from ablations.names import UnknownName
     from ablations.presets import get_preset
 
     try:
-        ablation, preset = get_ablation(args.name), get_preset(args.preset)
+        preset = get_preset(args.preset)
     except UnknownName as error:
         raise BenchUsageError(str(error)) from None
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise BenchUsageError("--device cuda: no CUDA device is visible; use --device cpu")
-    if args.threads is not None:
+    if getattr(args, "threads", None) is not None:
         if args.threads < 1:
             raise BenchUsageError("--threads must be at least 1")
         torch.set_num_threads(args.threads)
-    return ablation, preset, device, args.results_dir_type(args.results_dir) / "reports" / ablation.name
+    return preset, device
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -107,23 +119,11 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
 
     from ablations.device import device_name
     from ablations.peers import bench_peers, lightning_overhead, write_performance
-    from ablations.presets import get_preset
-    from ablations.names import UnknownName
 
     if args.rounds < 2 or args.warmup < 0 or args.overhead_steps < 0:
         raise BenchUsageError(f"--rounds must be at least 2, --warmup and --overhead-steps at least 0; got "
                               f"{args.rounds}, {args.warmup}, {args.overhead_steps}")
-    try:
-        preset = get_preset(args.preset)
-    except UnknownName as error:
-        raise BenchUsageError(str(error)) from None
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise BenchUsageError("--device cuda: no CUDA device is visible; use --device cpu")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise BenchUsageError("--threads must be at least 1")
-        torch.set_num_threads(args.threads)
+    preset, device = _preset_and_device(args)
     out = args.results_dir_type(args.results_dir) / "reports"
 
     def version(package: str) -> str:
@@ -155,17 +155,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     from ablations.device import device_name
     from ablations.doctor import check_axes, throughput
-    from ablations.names import UnknownName
-    from ablations.presets import get_preset
     from models import ModelConfig
 
-    try:
-        preset = get_preset(args.preset)
-    except UnknownName as error:
-        raise BenchUsageError(str(error)) from None
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise BenchUsageError("--device cuda: no CUDA device is visible; use --device cpu")
+    preset, device = _preset_and_device(args)
     print(f"device: {device_name(torch.device(device))}; torch {torch.__version__}", flush=True)
     rows = check_axes(device, compile_too=not args.eager_only)
     config = ModelConfig(**preset.model, norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False,

@@ -36,7 +36,8 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         """Hash of everything that determines the run's numbers: resolved configs, data bytes, seed."""
-        identity = {"model": self.model.to_dict(), "train": self.train.to_dict(), "corpus": self.corpus.identity, "seed": self.seed}
+        identity = {"model": self.model.to_dict(), "train": self.train.to_dict(), "corpus": self.corpus.identity,
+                    "seed": self.seed}
         if self.compile:  # only when set, so eager runs keep the ids they always had
             identity["compile"] = True
         return design_hash(identity)
@@ -54,6 +55,7 @@ class RunSpec:
             "run_id": self.run_id, "ablation": self.ablation, "variant": self.variant, "preset": self.preset,
             "seed": self.seed, "design": self.design, "corpus": self.corpus.name, "corpus_sha256": self.corpus.sha256,
             "corpus_label": self.corpus.label, "tokenizer": self.corpus.tokenizer,
-            "tokenizer_sha256": self.corpus.tokenizer_sha256, "compile": self.compile, "model": self.model.to_dict(), "train": self.train.to_dict(),
+            "tokenizer_sha256": self.corpus.tokenizer_sha256, "compile": self.compile, "model": self.model.to_dict(),
+            "train": self.train.to_dict(),
         }
 

@@ -11,10 +11,10 @@ from typing import Literal
 
 from ablations.metrics import METRICS
 from ablations.presets import Preset
+from ablations.tokenizer import BYTES, vocab_size
 from ablations.train_config import FIELDS as TRAIN_FIELDS
 from ablations.train_config import TrainConfig
 from models import ModelConfig
-from ablations.tokenizer import BYTES, vocab_size
 from models.accounting import training_flops_per_token, width_at_budget
 
 Direction = Literal["lower", "higher", "not_higher", "matches"]

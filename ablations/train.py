@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
-import statistics
 import resource
+import statistics
 import time
 import warnings
 from collections.abc import Sequence

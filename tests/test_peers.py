@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from conftest import ablate
 
 from ablations.peers import PEERS, STYLES, our_config, peer_model
 from ablations.presets import get_preset
-from conftest import ablate
 from models import Transformer, total_params
 
 
