@@ -49,8 +49,10 @@ class Rotary(nn.Module):
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         """x: (B, h, T, hd); positions: (T,) absolute positions of the T tokens."""
-        rot, rest = x[..., : self.dims], x[..., self.dims :]
         cos, sin = self.cos[positions].to(x.dtype), self.sin[positions].to(x.dtype)
+        if self.dims == x.size(-1):  # every dim rotates: no concatenation, which would copy q and k once more
+            return x * cos + self._rotate(x) * sin
+        rot, rest = x[..., : self.dims], x[..., self.dims :]
         return torch.cat([rot * cos + self._rotate(rot) * sin, rest], dim=-1)
 
 
