@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,14 @@ GROUP = ["preset", "corpus_label", "design", "lr"]
 SWEEP_GROUP = ["preset", "corpus_label", "design"]  # GROUP without the LR: a sweep spans LRs
 # A run that ends within this of a unigram model's loss learned byte frequencies and nothing of context.
 DID_NOT_TRAIN_MARGIN = 0.1  # nats/byte
+
+
+def results_to_read(mine: str | Path, committed: str | Path) -> Path:
+    """$ABLATE_RESULTS when set; else your own runs (`mine`, where `ablate run` writes) when any has finished;
+    else the committed reference runs, so a fresh clone shows something."""
+    if "ABLATE_RESULTS" in os.environ:
+        return Path(os.environ["ABLATE_RESULTS"])
+    return Path(mine) if any(Path(mine).glob("runs/*/*/summary.json")) else Path(committed)
 
 
 def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:

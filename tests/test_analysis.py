@@ -155,3 +155,18 @@ def test_a_stray_lr_outside_the_declared_sweep_leaves_the_sensitivity_claim_stan
             for v in "ab" for s in range(3) for lr in (1e-3, 1e-2)] + [_run("a", 0, 2.0, lr=3e-3)]
     (row,) = judge(_frame(runs, tmp_path), swept).itertuples()
     assert row.pairs == 3 and row.lrs == "0.001, 0.01" and row.verdict == "reproduced"
+
+
+def test_the_results_read_are_yours_when_you_have_any_else_the_committed_ones(tmp_path, monkeypatch):
+    from ablations.analysis import results_to_read
+
+    monkeypatch.delenv("ABLATE_RESULTS", raising=False)
+    mine, committed = tmp_path / "ablate-results", tmp_path / "results"
+    assert results_to_read(mine, committed) == committed  # a fresh clone: nothing of yours
+    (mine / "runs" / "x" / "abc123").mkdir(parents=True)
+    (mine / "runs" / "x" / "abc123" / "config.json").write_text("{}")
+    assert results_to_read(mine, committed) == committed  # started, not finished
+    (mine / "runs" / "x" / "abc123" / "summary.json").write_text("{}")
+    assert results_to_read(mine, committed) == mine
+    monkeypatch.setenv("ABLATE_RESULTS", str(tmp_path / "elsewhere"))
+    assert results_to_read(mine, committed) == tmp_path / "elsewhere"
