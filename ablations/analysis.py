@@ -30,7 +30,7 @@ def results_to_read(mine: str | Path, committed: str | Path) -> Path:
     else the committed reference runs, so a fresh clone shows something."""
     if "ABLATE_RESULTS" in os.environ:
         return Path(os.environ["ABLATE_RESULTS"])
-    return Path(mine) if any(Path(mine).glob("runs/*/*/summary.json")) else Path(committed)
+    return Path(mine) if RunRecord.any_done(mine) else Path(committed)
 
 
 def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:

@@ -121,6 +121,11 @@ class RunRecord:
         """Runs with a summary: finished or diverged."""
         return [cls(p.parent) for p in sorted(ablation_dir(results_dir, ablation).glob("*/summary.json"))]
 
+    @staticmethod
+    def any_done(results_dir: str | Path) -> bool:
+        """Whether any ablation under results_dir has a finished (or diverged) run."""
+        return any(Path(results_dir).glob("runs/*/*/summary.json"))
+
     @property
     def run_id(self) -> str:
         return self.dir.name

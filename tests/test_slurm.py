@@ -27,13 +27,19 @@ needs_slurm = pytest.mark.skipif(not HAVE_SLURM, reason="no SLURM here (sbatch n
 
 
 @pytest.fixture(autouse=True)
-def no_jobs_left_behind():
-    """Whatever a test leaves queued or running, even when it fails, is cancelled before the next one starts."""
+def no_jobs_left_behind(tmp_path):
+    """Whatever a test leaves queued or running, even when it fails, is cancelled before the next one starts; only
+    its own jobs (their batch scripts lie under its tmp_path), so a cluster shared with other work is left alone."""
     yield
     if HAVE_SLURM:
-        subprocess.run(["scancel", "--user", getpass.getuser()], capture_output=True, timeout=60)
-        wait_for(lambda: not subprocess.run(["squeue", "-h", "--user", getpass.getuser()], capture_output=True,
-                                            text=True).stdout.strip(), 120, "an empty queue")
+        def mine() -> list[str]:
+            queue = subprocess.run(["squeue", "-h", "--user", getpass.getuser(), "-o", "%A|%o"], capture_output=True,
+                                   text=True, timeout=60).stdout.splitlines()
+            return sorted({job for job, command in (line.split("|", 1) for line in queue) if str(tmp_path) in command})
+
+        if jobs := mine():
+            subprocess.run(["scancel", *jobs], capture_output=True, timeout=60)
+        wait_for(lambda: not mine(), 120, "this test's jobs to leave the queue")
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -113,6 +119,7 @@ def test_preempted_run_requeues_and_resumes_with_the_same_history(corpus, tmp_pa
     record = json.loads((spec.run_dir / "job.json").read_text())
     job = submitit.SlurmJob(folder=record["folder"], job_id=record["job_id"])
     checkpoint = spec.run_dir / "checkpoints" / "last.ckpt"
+    wait_for(lambda: job.state == "RUNNING", 600, "the job to start")  # on a busy cluster it may wait for a slot
     wait_for(lambda: checkpoint.exists() and len(spec.record.read_rows()) > 50, 180, "step 50")
     job._interrupt()  # what SLURM does on preemption: USR2, then submitit checkpoints and requeues
     done = spec.run_dir / "summary.json"
