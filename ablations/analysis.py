@@ -17,6 +17,7 @@ from ablations.run_record import RunRecord
 from ablations.spec import Ablation, Claim
 from ablations.speed import judge_speed
 from ablations.stats import Interval, mean_ci, min_detectable_effect, paired_difference_ci, seeds_for, verdict
+from ablations.tokenizer import BYTES
 
 # Runs are compared only within one preset, corpus, shared design (base config + training) and LR.
 GROUP = ["preset", "corpus_label", "design", "lr"]
@@ -78,8 +79,9 @@ def current(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
         preset = PRESETS.get(run.preset)
         if run.variant not in ablation.variants or preset is None:
             return run.variant in ablation.variants  # a preset we do not know: trust the name
-        train = json.loads(json.dumps(ablation.train_config(run.variant, preset, run.lr).to_dict()))
-        model = json.loads(json.dumps(ablation.model_config(run.variant, preset).to_dict()))
+        tokenizer = run.get("tokenizer") if isinstance(run.get("tokenizer"), str) else BYTES  # --tokenizer sets vocab_size
+        train = json.loads(json.dumps(ablation.train_config(run.variant, preset, run.lr, tokenizer).to_dict()))
+        model = json.loads(json.dumps(ablation.model_config(run.variant, preset, tokenizer).to_dict()))
         stored = run.model if isinstance(run.model, dict) else {}
         return train == run.train and all(model.get(key, value) == value for key, value in stored.items())
     if runs.empty:

@@ -170,3 +170,10 @@ def test_the_results_read_are_yours_when_you_have_any_else_the_committed_ones(tm
     assert results_to_read(mine, committed) == mine
     monkeypatch.setenv("ABLATE_RESULTS", str(tmp_path / "elsewhere"))
     assert results_to_read(mine, committed) == tmp_path / "elsewhere"
+
+
+def test_runs_trained_under_a_bpe_tokenizer_count_as_their_variant(tmp_path):
+    """`--tokenizer bpe:N` makes vocab_size N: such runs are the declared variants, not redefined ones."""
+    bpe = [_run(v, s, 2.0, unigram=9.9) | {"model": {"vocab_size": 512}, "tokenizer": "bpe:512"} for v in "ab" for s in range(2)]
+    mislabelled = [_run("a", 9, 2.0, unigram=9.9) | {"model": {"vocab_size": 512}, "tokenizer": "bytes"}]
+    assert len(current(_frame(bpe + mislabelled, tmp_path), ABLATION)) == 4

@@ -26,7 +26,9 @@ ABLATION = Ablation(
     base=dict(norm="rms", activation="silu", gated=True, qkv_bias=False, linear_bias=False),
     variants={
         "rope": dict(pos="rope"),
-        "sinusoidal": dict(pos="sinusoidal"),
+        # Vaswani et al. multiply the token embeddings by sqrt(d_model) before adding the sinusoids; without it the
+        # table's unit-scale values drown 0.02-scale token embeddings (the first pilot, unscaled: 2.35 nats/byte).
+        "sinusoidal": dict(pos="sinusoidal", scale_embeddings=True),
         "learned": dict(pos="learned"),
         "alibi": dict(pos="alibi"),
         "t5": dict(pos="t5"),
