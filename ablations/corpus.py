@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ablations.storage import atomic_write
-from ablations.tokenizer import BYTES, bpe_size, encode_splits
+from ablations.tokenizer import BYTES, bpe_size, cached, encode_splits
 
 SHAKESPEARE_FILE = "tinyshakespeare.txt"
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -35,7 +35,6 @@ class Corpus:
     n_tokens: int  # bytes
     tokenizer: str = BYTES  # or bpe:N (ablations/tokenizer.py)
     tokenizer_sha256: str = ""  # of the trained BPE vocabulary: part of a BPE run's identity
-    split_paths: tuple[str, str] = ("", "")  # uint16 memmaps of the BPE ids of the train and val splits
 
     @property
     def label(self) -> str:
@@ -51,11 +50,10 @@ class Corpus:
         """This corpus under `tokenizer`: a BPE is trained on the training split and both splits encoded, once."""
         size = bpe_size(tokenizer)
         if size is None:
-            return dataclasses.replace(self, tokenizer=BYTES, tokenizer_sha256="", split_paths=("", ""))
+            return dataclasses.replace(self, tokenizer=BYTES, tokenizer_sha256="")
         data = read_tokens(self).tobytes()
-        train, val, digest = encode_splits(split(data, "train"), split(data, "val"), size,
-                                           Path(self.tokens_path).parent, self.sha256)
-        return dataclasses.replace(self, tokenizer=tokenizer, tokenizer_sha256=digest, split_paths=(str(train), str(val)))
+        digest = encode_splits(split(data, "train"), split(data, "val"), size, Path(self.tokens_path).parent, self.sha256)
+        return dataclasses.replace(self, tokenizer=tokenizer, tokenizer_sha256=digest)
 
 
 def cache_dir() -> Path:
@@ -163,9 +161,10 @@ def read_tokens(corpus: Corpus) -> np.ndarray:
 
 def read_split(corpus: Corpus, which: str) -> np.ndarray:
     """The token ids of one split under the corpus's tokeniser."""
-    if corpus.tokenizer == BYTES:
+    size = bpe_size(corpus.tokenizer)
+    if size is None:
         return split(read_tokens(corpus), which)
-    return np.memmap(corpus.split_paths[0 if which == "train" else 1], dtype=np.uint16, mode="r")
+    return np.memmap(cached(Path(corpus.tokens_path).parent, corpus.sha256, size, f".{which}.u16"), dtype=np.uint16, mode="r")
 
 
 def tokens_per_byte(corpus: Corpus, which: str) -> float:

@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from ablations.device import device_name, peak_flops
 from models import ModelConfig, Transformer, training_flops_per_token
 
-# Every axis's non-default values, packed into four models (as in tests/test_compile.py).
+PLAIN = "plain gpt-2"  # the reference whose attention must run on a fused SDPA kernel
+# Every axis's non-default values, packed into four models, and the plain one (tests/test_compile.py compiles these).
 PACKED = {
     "double-norm swiglu rope-interleaved gqa qk-norm soft-cap local/global z-loss": dict(
         norm="rms", norm_position="double", activation="silu", gated=True, pos="rope", rope_layout="interleaved",
@@ -30,7 +31,7 @@ PACKED = {
     "offset-rms geglu sinusoidal parallel-two-norms": dict(
         norm="rms", norm_scale="offset", activation="gelu", gated=True, pos="sinusoidal", block="parallel_two_norms",
         d_ff=48, norm_bias=False),
-    "plain gpt-2": dict(pos="learned"),
+    PLAIN: dict(pos="learned"),
 }
 SHAPE = dict(d_model=64, n_layers=2, n_heads=4, context=64)
 BF16_TOLERANCE = 0.05  # nats: |loss_bf16 − loss_fp32| at initialisation, where the loss is ≈ log(256) = 5.5
@@ -73,14 +74,14 @@ def check_axes(device: str, compile_too: bool, say=print) -> list[dict]:
             if compiled:
                 model.compile()
             fp32 = _loss(model, tokens, torch.float32).item()
-            with _fused_sdpa_only(device) if "plain" in name else contextlib.nullcontext():
+            with _fused_sdpa_only(device) if name == PLAIN else contextlib.nullcontext():
                 loss = _loss(model, tokens, torch.bfloat16)
                 loss.backward()
             grads_finite = all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
-            needs_flex = any(k in axes for k in ("attn_softcap", "sliding_window")) or axes.get("pos") in ("alibi", "t5")
+            needs_flex = any(block.attn.beyond_sdpa for block in model.blocks)
             kernel = "n/a on CPU"
             if device == "cuda":
-                kernel = "fused SDPA" if "plain" in name else (
+                kernel = "fused SDPA" if name == PLAIN else (
                     ("FlexAttention" if _flex_ran(model, tokens) else "NOT FlexAttention") if compiled and needs_flex
                     else "SDPA / explicit (eager)")
             ok = (abs(loss.item() - fp32) < BF16_TOLERANCE and grads_finite and torch.isfinite(loss).item()

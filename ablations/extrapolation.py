@@ -21,10 +21,12 @@ def metric_name(factor: int) -> str:
 
 
 @torch.no_grad()
-def long_context_losses(model: Transformer, corpus: Corpus, config: ModelConfig, train: TrainConfig) -> dict[str, float | None]:
-    """Mean validation loss (nats/byte) at each factor × the training context. Each length sees as many
-    tokens as one regular evaluation (the batch shrinks as the windows grow), drawn like the regular ones."""
-    if config.pos == "learned":
+def long_context_losses(model: Transformer, corpus: Corpus, config: ModelConfig, train: TrainConfig,
+                        diverged: bool = False) -> dict[str, float | None]:
+    """Mean validation loss (nats/byte) at each factor × the training context, None for a diverged run or
+    learned positions. Each length sees as many tokens as one regular evaluation (the batch shrinks as the
+    windows grow), drawn like the regular ones."""
+    if diverged or config.pos == "learned":
         return {metric_name(f): None for f in FACTORS}
     device = next(model.parameters()).device
     tokens, per_byte = read_split(corpus, "val"), tokens_per_byte(corpus, "val")

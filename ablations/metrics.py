@@ -7,7 +7,6 @@ Imports no torch and no Lightning: reading results never trains.
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,13 +30,13 @@ class RunRows:
     val: list[dict]
     steps: int  # the run's planned length, for the timed window
     diverged: bool
-    tokens_per_byte: dict[str, float] = dataclasses.field(default_factory=lambda: {"train": 1.0, "val": 1.0})
+    tokens_per_byte: dict[str, float]  # per split: 1 for bytes
 
     @classmethod
     def of(cls, rows: Iterable[dict], steps: int, diverged: bool, tokens_per_byte: dict[str, float] | None = None) -> RunRows:
         rows = list(rows)
-        split = ([r for r in rows if r["split"] == "train"], [r for r in rows if r["split"] == "val"])
-        return cls(*split, steps, diverged, **({"tokens_per_byte": tokens_per_byte} if tokens_per_byte else {}))
+        return cls([r for r in rows if r["split"] == "train"], [r for r in rows if r["split"] == "val"], steps, diverged,
+                   tokens_per_byte or {"train": 1.0, "val": 1.0})
 
     def per_byte(self, split: str, field: str, value):
         """Logged losses are nats per token; summaries hold nats per byte, comparable across tokenisers."""

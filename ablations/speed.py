@@ -24,15 +24,18 @@ from ablations.stats import Interval, mean_ci, min_detectable_effect, seeds_for,
 CSV_PREFIX = "speed-"
 
 
-def _step(model, optimizer, inputs, targets, clip: float) -> None:
+def train_step(model, optimizer, inputs, targets, clip: float):
+    """One full training step (forward, cross-entropy, backward, clipping, AdamW); the loss, on the device."""
     import torch.nn.functional as F
     from torch.nn.utils import clip_grad_norm_
 
     logits = model(inputs)
-    F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten()).backward()
+    loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+    loss.backward()
     clip_grad_norm_(model.parameters(), clip)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
+    return loss
 
 
 def measure(ablation: Ablation, preset, variants: list[str], device: str = "cpu", rounds: int = 30, warmup: int = 5,
@@ -75,7 +78,7 @@ def time_arms(arms: dict, batch, device: str, rounds: int, warmup: int) -> pd.Da
             torch.cuda.synchronize()
         start = time.perf_counter()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-            _step(model, optimizer, inputs, targets, clip)
+            train_step(model, optimizer, inputs, targets, clip)
         if device == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start
@@ -97,12 +100,12 @@ def paired_ratio(frame: pd.DataFrame, treatment: str, baseline: str):
     return mean_ci(logs), float(logs.std(ddof=1)) if len(logs) > 1 else math.nan
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
 def speed_path(out_dir: Path, preset: str, device: str, compiled: bool) -> Path:
-    return out_dir / f"{CSV_PREFIX}{preset}-{_slug(device)}{'-compiled' if compiled else ''}.csv"
+    return out_dir / f"{CSV_PREFIX}{preset}-{slug(device)}{'-compiled' if compiled else ''}.csv"
 
 
 def load_speed(out_dir: Path) -> pd.DataFrame:

@@ -42,21 +42,23 @@ def _train(text: str, size: int):
     return tokenizer
 
 
-def encode_splits(train: bytes, val: bytes, size: int, folder: Path, digest: str) -> tuple[Path, Path, str]:
-    """Train (once) and encode (once) both splits: (train ids, val ids, the tokenizer's sha256)."""
+def cached(folder: Path, digest: str, size: int, suffix: str) -> Path:
+    """Where a corpus's BPE of `size` tokens keeps its vocabulary (.json) and each split's ids (.train.u16, .val.u16)."""
+    return folder / f"{digest}-bpe{size}{suffix}"
+
+
+def encode_splits(train: bytes, val: bytes, size: int, folder: Path, digest: str) -> str:
+    """Train (once) and encode both splits (once) into the cache; the vocabulary's sha256."""
     from tokenizers import Tokenizer
 
-    stem = folder / f"{digest}-bpe{size}"
-    vocab_file = stem.with_suffix(".json")
+    vocab_file = cached(folder, digest, size, ".json")
     if not vocab_file.exists():
         atomic_write(vocab_file, _train(train.decode("utf-8", errors="replace"), size).to_str().encode())
     tokenizer = Tokenizer.from_str(vocab_file.read_text())
-    paths = []
     for name, data in (("train", train), ("val", val)):
-        path = stem.with_suffix(f".{name}.u16")
+        path = cached(folder, digest, size, f".{name}.u16")
         if not path.exists():
             lines = data.decode("utf-8", errors="replace").splitlines(keepends=True)
             ids = [i for encoding in tokenizer.encode_batch(lines) for i in encoding.ids]
             atomic_write(path, np.asarray(ids, dtype=np.uint16).tobytes())
-        paths.append(path)
-    return paths[0], paths[1], hashlib.sha256(vocab_file.read_bytes()).hexdigest()
+    return hashlib.sha256(vocab_file.read_bytes()).hexdigest()

@@ -22,7 +22,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from ablations.corpus import tokens_per_byte, unigram_val_loss
 from ablations.data import TokenDataModule
 from ablations.device import device_name, peak_flops
-from ablations.extrapolation import FACTORS, long_context_losses, metric_name
+from ablations.extrapolation import long_context_losses
 from ablations.metrics import METRICS, RunRows, summary_values
 from ablations.run_logger import RunRecordLogger, tensorboard_logger
 from ablations.run_spec import RunSpec
@@ -48,15 +48,14 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
     per_byte = {split: tokens_per_byte(spec.corpus, split) for split in ("train", "val")}
     rows = RunRows.of(spec.record.read_rows(), spec.train.steps, system.diverged_at is not None, per_byte)
     peak, peak_kind = _peak_memory(system.device)
-    extrapolated = long_context_losses(system.model, spec.corpus, spec.model, spec.train) if not rows.diverged else {
-        metric_name(f): None for f in FACTORS}
+    extrapolated = long_context_losses(system.model, spec.corpus, spec.model, spec.train, rows.diverged)
     return {
         **spec.describe(),
         **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak, "mfu": _mfu(rows, spec, system.device),
                                                      **extrapolated}),
         "steps_done": rows.train[-1]["step"] if rows.train else 0,
-        "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),
-        "val_tokens_per_byte": per_byte["val"],  # the level of "did not train"
+        "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),  # the level of "did not train"
+        "val_tokens_per_byte": per_byte["val"],
         "concurrency": spec.concurrency,
         "peak_memory_kind": peak_kind,
         "train_time_s": sum(r["step_time_s"] for r in rows.train),  # every attempt, each step counted once

@@ -183,18 +183,25 @@ class Attention(nn.Module):
         if max_logits is not None:
             max_logits.append(self._max_logit(q, k, positions, k_pos))
         if self._fused_by_flex(q, cache):
-            y = flex_attend(q, k, v, scale=self.scale, window=self.window, softcap=self.softcap,
-                            slopes=self.slopes if self.pos == "alibi" else None,
-                            bias=t5(positions, positions) if self.pos == "t5" else None)
+            y = self._flex(q, k, v, positions, t5)
         else:
             y = self._scores_to_values(q, k, v, positions, k_pos, t5)  # (B, nh, T, hd)
         return self.out(y.transpose(1, 2).reshape(b, t, self.q_dim))
 
+    @property
+    def beyond_sdpa(self) -> bool:
+        """Whether SDPA's fused kernels cannot express this layer: a soft-cap, a window or a positional bias."""
+        return self.softcap is not None or self.window is not None or self.pos in ("alibi", "t5")
+
     def _fused_by_flex(self, q: torch.Tensor, cache: KVCache | None) -> bool:
         """FlexAttention where it is fused and has a backward (compiled, on a GPU), for what SDPA cannot fuse."""
-        beyond_sdpa = self.softcap is not None or self.window is not None or self.pos in ("alibi", "t5")
         no_dropout = not (self.training and self.dropout)
-        return beyond_sdpa and no_dropout and cache is None and q.is_cuda and torch.compiler.is_compiling()
+        return self.beyond_sdpa and no_dropout and cache is None and q.is_cuda and torch.compiler.is_compiling()
+
+    def _flex(self, q, k, v, positions: torch.Tensor, t5: T5RelativeBias | None) -> torch.Tensor:
+        return flex_attend(q, k, v, scale=self.scale, window=self.window, softcap=self.softcap,
+                           slopes=self.slopes if self.pos == "alibi" else None,
+                           bias=t5(positions, positions) if self.pos == "t5" else None)
 
     def _allowed(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
         """(Tq, Tk) boolean: which keys each query may attend to (causal; within the window on a local layer)."""

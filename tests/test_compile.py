@@ -6,21 +6,14 @@ import torch
 from axis_values import small
 from conftest import make_spec
 
+from ablations.doctor import PACKED as DOCTOR_PACKED
+from ablations.doctor import PLAIN
 from ablations.train import train
 from models import Transformer
 
-# Every axis of tests/axis_values.py, packed into a few models so each compilation covers many axes at once.
-PACKED = [
-    dict(norm="rms", norm_position="double", activation="silu", gated=True, pos="rope", rope_layout="interleaved",
-         rotary_fraction=0.5, n_kv_heads=2, qk_norm="rms", attn_softcap=5.0, sliding_window=4,
-         layer_pattern=("local", "global"), global_pos="none", z_loss=1e-4, output_softcap=3.0, tie_embeddings=False),
-    dict(norm="layer", norm_position="post", final_norm=False, activation="relu2", pos="alibi", block="parallel",
-         n_kv_heads=1, qk_norm="layer", qk_norm_scope="all", scale_embeddings=True, logit_scale=0.5, embed_norm=True),
-    dict(norm="none", norm_position="post_block", activation="gelu_tanh", pos="t5", head_dim=16, attn_scale=0.1,
-         qkv_bias=False, linear_bias=False, sliding_window=3, layer_pattern=("local",)),
-    dict(norm="rms", norm_scale="offset", activation="gelu", gated=True, pos="sinusoidal", block="parallel_two_norms",
-         d_ff=48, norm_bias=False),
-]  # learned and no positions add or skip one table lookup, which compiles like any embedding
+# Every axis of tests/axis_values.py, packed into the doctor's four models so each compilation covers many axes;
+# learned and no positions add or skip one table lookup, which compiles like any embedding.
+PACKED = [axes for name, axes in DOCTOR_PACKED.items() if name != PLAIN]
 
 
 @pytest.mark.parametrize("axes", PACKED, ids=[f"packed{i}" for i in range(len(PACKED))])

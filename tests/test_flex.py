@@ -8,7 +8,6 @@ import torch
 from axis_values import small
 
 from models import Transformer
-from models.flex import flex_attend
 
 CASES = [
     dict(attn_softcap=5.0),
@@ -38,9 +37,7 @@ def test_flex_attention_equals_the_explicit_path(axes):
         reference = attn._explicit(q, k, v, positions, positions, model.t5)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # uncompiled FlexAttention warns that it is unfused: expected here
-            flex = flex_attend(q, k, v, scale=attn.scale, window=attn.window, softcap=attn.softcap,
-                               slopes=attn.slopes if attn.pos == "alibi" else None,
-                               bias=model.t5(positions, positions) if attn.pos == "t5" else None)
+            flex = attn._flex(q, k, v, positions, model.t5)
         torch.testing.assert_close(flex, reference, rtol=1e-5, atol=1e-5)
         x = block(x, positions, None, model.t5)
 

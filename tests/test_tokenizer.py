@@ -9,7 +9,7 @@ from ablations.catalogue import get_ablation
 from ablations.corpus import load_corpus, read_split, read_tokens, split, tokens_per_byte
 from ablations.metrics import RunRows, summary_values
 from ablations.presets import get_preset
-from ablations.tokenizer import bpe_size
+from ablations.tokenizer import bpe_size, cached
 from models import ModelConfig, training_flops_per_token
 
 
@@ -30,7 +30,7 @@ def test_bpe_sizes_parse_and_anything_else_is_refused():
 def test_bpe_splits_decode_to_the_same_bytes_and_count_tokens_per_byte(tmp_path):
     corpus = _text_corpus(tmp_path, "zebra quagga okapi\n").tokenized("bpe:300")
     raw = read_tokens(corpus).tobytes()
-    tokenizer = Tokenizer.from_file(str(Path(corpus.split_paths[0]).with_name(f"{corpus.sha256}-bpe300.json")))
+    tokenizer = Tokenizer.from_file(str(cached(Path(corpus.tokens_path).parent, corpus.sha256, 300, ".json")))
     for which in ("train", "val"):
         ids = read_split(corpus, which)
         assert max(ids) < 300
