@@ -10,6 +10,7 @@ from typing import Callable
 
 import submitit
 
+from ablations.metrics import PER_RUN
 from ablations.profiles import Profile, submitit_parameters
 from ablations.run_record import snapshots_dir
 from ablations.run_spec import RunSpec
@@ -82,15 +83,19 @@ class SlurmPlan:
     wait: bool  # watch the array until it ends, instead of returning once it is queued
 
 
-def pending_runs(specs: list[RunSpec], force: bool) -> tuple[list[RunSpec], int]:
-    """Runs still to do, and how many were skipped as finished. --force discards stored results."""
-    todo = []
+def pending_runs(specs: list[RunSpec], force: bool) -> tuple[list[RunSpec], int, int]:
+    """Runs still to do, how many were skipped as finished, and how many of those were adopted from another
+    ablation that had trained the identical run. --force discards stored results and trains again."""
+    todo, adopted = [], 0
     for spec in specs:
         if force:
             spec.record.discard()
+        elif not spec.record.is_done and (twin := spec.record.twin(metric.name for metric in PER_RUN)):
+            spec.record.adopt(twin, spec.describe())
+            adopted += 1
         if not spec.record.is_done:
             todo.append(spec)
-    return todo, len(specs) - len(todo)
+    return todo, len(specs) - len(todo), adopted
 
 
 def _record(spec: RunSpec, kind: str, job: submitit.Job) -> None:
@@ -125,10 +130,11 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
              say: Callable[[str], None] = print, poll_s: float = 2.0, slurm: SlurmPlan | None = None) -> Progress:
     """Run every unfinished spec through the executor and return the tally. Local runs go K at a
     time and Ctrl-C cancels them; SLURM runs go out as one array, watched only with `slurm.wait`."""
-    todo, skipped = pending_runs(specs, force)
+    todo, skipped, adopted = pending_runs(specs, force)
     progress = Progress(total=len(specs), skipped=skipped)
     if skipped:
-        say(f"{skipped} run(s) already finished: skipped (--force reruns them)")
+        say(f"{skipped} run(s) already finished: skipped (--force reruns them)"
+            + (f"; {adopted} of them identical to runs another ablation had finished, copied from there" if adopted else ""))
     if kind == "slurm":
         queued = [spec for spec in todo if spec.record.state() in ("queued", "running")]
         if queued:

@@ -191,6 +191,26 @@ class RunRecord:
         """The committed history; runs finished before history.jsonl existed thin their full record here."""
         return _read_jsonl(self.dir / "history.jsonl") or thin_history(self.read_rows())
 
+    def twin(self, holding: Iterable[str]) -> RunRecord | None:
+        """The same run finished under another ablation of these results, with a summary holding every metric
+        in `holding`. One id is one computation (configs, data bytes, seed), so its numbers are this run's."""
+        for summary in sorted(self.dir.parent.parent.glob(f"*/{self.run_id}/summary.json")):
+            if summary.parent != self.dir and set(holding) <= json.loads(summary.read_text()).keys():
+                return RunRecord(summary.parent)
+        return None
+
+    def adopt(self, twin: RunRecord, described: dict) -> None:
+        """Take a finished twin's record as this run's, under this run's ablation, variant and design."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name in ("history.jsonl", "metrics.jsonl"):
+            if (twin.dir / name).exists():
+                shutil.copyfile(twin.dir / name, self.dir / name)
+        origin = {"adopted_from": twin.dir.parent.name}
+        write_json(self.dir / "config.json", described | origin)
+        ours = {key: described[key] for key in ("ablation", "variant", "design")}
+        self.write_summary(twin.read_summary() | ours | origin)
+        self.drop_checkpoint()  # an interrupted attempt at the same run has nothing left to resume
+
     def discard(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 

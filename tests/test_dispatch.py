@@ -7,7 +7,7 @@ from dataclasses import replace
 from conftest import make_spec
 
 from ablations.corpus import Corpus
-from ablations.dispatch import dispatch
+from ablations.dispatch import dispatch, pending_runs
 from ablations.run_record import RunRecord
 from ablations.snapshot import git_commit, snapshot_code
 
@@ -53,3 +53,24 @@ def test_code_in_a_snapshot_reports_the_commit_it_was_taken_from(tmp_path):
     in_snapshot = subprocess.run([sys.executable, "-c", "from ablations.snapshot import git_commit; print(git_commit())"],
                                  cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
     assert in_snapshot.stdout.strip() == git_commit() != "" and in_snapshot.returncode == 0
+
+
+def test_a_run_another_ablation_finished_is_adopted_not_trained_and_a_stale_one_is_trained(corpus, tmp_path):
+    first = make_spec(corpus, tmp_path, steps=10, eval_every=10)
+    dispatch([first], "debug", parallel=1, log_dir=tmp_path / "logs", say=lambda line: None)
+    again = replace(first, ablation="other", variant="same_run", design="e")
+    assert again.run_id == first.run_id  # the ablation, variant and design are names, not what is computed
+    lines = []
+    progress = dispatch([again], "debug", parallel=1, log_dir=tmp_path / "logs", say=lines.append)
+    assert progress.skipped == 1 and progress.done == 0 and "1 of them identical" in lines[0]
+    theirs, ours = first.record.read_summary(), again.record.read_summary()
+    assert ours.pop("adopted_from") == "test" and again.record.read_config()["variant"] == "same_run"
+    assert {k: ours.pop(k) for k in ("ablation", "variant", "design")} == {"ablation": "other", "variant": "same_run", "design": "e"}
+    assert ours == {k: v for k, v in theirs.items() if k not in ("ablation", "variant", "design")}
+    assert again.record.read_history() == first.record.read_history()
+
+    assert pending_runs([again], force=True) == ([again], 0, 0)  # --force trains, never copies
+    stale = replace(first, ablation="third")  # a twin from before a metric existed cannot stand for this run
+    summary = first.record.read_summary()
+    first.record.write_summary({k: v for k, v in summary.items() if k != "end_train_loss"})
+    assert pending_runs([stale], force=False) == ([stale], 0, 0)
