@@ -285,13 +285,19 @@ def _overview_rows(ablations: list[Ablation], results_dir: str | Path) -> list[l
         try:
             write_report(ablation, results_dir)
         except FileNotFoundError:
-            rows.append([f"**{ablation.name}**: {ablation.headline}", "", "", "not run yet", "", "", ""])
+            rows += [[f"**{ablation.name}**: {claim.says}", claim.paper, "–", "**not run yet**" + _beyond_tiny(claim),
+                      "", "", ""] for claim in ablation.claims]
             continue
         runs, speed = load_runs(results_dir, ablation.name), load_speed(Path(results_dir) / "reports" / ablation.name)
         claims = judge(runs, ablation, speed)
         if claims.empty:
             rows.append([f"**{ablation.name}**: {ablation.headline}", "", "", "no claim's variants run yet", "", "", link])
+        by_says = {claim.says: claim for claim in ablation.claims}
         for row in claims.itertuples():
-            rows.append([f"**{ablation.name}**: {row.says}", str(row.paper), _effect(row), _verdict(row), _where(row),
-                         str(row.corpus_label), link])
+            rows.append([f"**{ablation.name}**: {row.says}", str(row.paper), _effect(row),
+                         _verdict(row) + _beyond_tiny(by_says[row.says]), _where(row), str(row.corpus_label), link])
     return rows
+
+
+def _beyond_tiny(claim) -> str:
+    return f"; beyond the tiny preset: {claim.beyond_tiny}" if claim.beyond_tiny else ""

@@ -53,6 +53,7 @@ class Claim:
     minus: tuple[str, str] | None = None  # the contrast an interaction subtracts
     lrs: tuple[float, ...] = ()  # the LRs it is judged at; empty: every LR run (an LR sensitivity: its sweep)
     paper: str = ""  # the published figure, in the paper's own units
+    beyond_tiny: str = ""  # what the tiny preset cannot show about this claim: said in its results row
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:

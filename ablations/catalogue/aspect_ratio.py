@@ -16,6 +16,8 @@ from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 BASIN = 0.03
 BASIN_WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: 'a few percent' over the basin, fixed in advance"
+AT_SCALE = ("where the basin lies (aspect 100–200) needs a budget that fits many layers at that width; "
+            "at tiny only 2 layers come near (88)")
 
 ABLATION = Ablation(
     name="aspect_ratio",
@@ -29,12 +31,12 @@ ABLATION = Ablation(
     claims=(
         Claim(says="2 layers (aspect 88 at tiny) match 4 (aspect 32)", treatment="depth_2", baseline="depth_4",
               metric="final_val_loss", direction="matches", margin=BASIN, target=BASIN, why=BASIN_WHY,
-              paper="a few percent over a wide range of shapes (Kaplan)"),
+              paper="a few percent over a wide range of shapes (Kaplan)", beyond_tiny=AT_SCALE),
         Claim(says="8 layers (aspect 12 at tiny) match 4 (aspect 32)", treatment="depth_8", baseline="depth_4",
               metric="final_val_loss", direction="matches", margin=BASIN, target=BASIN, why=BASIN_WHY,
-              paper="a few percent over a wide range of shapes (Kaplan)"),
+              paper="a few percent over a wide range of shapes (Kaplan)", beyond_tiny=AT_SCALE),
         Claim(says="1 layer (aspect 256 at tiny) is worse than 4", treatment="depth_1", baseline="depth_4",
               metric="final_val_loss", direction="higher", target=LOSS_TARGET, why=LOSS_WHY,
-              paper="the basin has edges: very shallow models lose (Kaplan)"),
+              paper="the basin has edges: very shallow models lose (Kaplan)", beyond_tiny=AT_SCALE),
     ),
 )
