@@ -194,8 +194,9 @@ class RunRecord:
     def twin(self, holding: Iterable[str]) -> RunRecord | None:
         """The same run finished under another ablation of these results, with a summary holding every metric
         in `holding`. One id is one computation (configs, data bytes, seed), so its numbers are this run's."""
+        holding = set(holding)
         for summary in sorted(self.dir.parent.parent.glob(f"*/{self.run_id}/summary.json")):
-            if summary.parent != self.dir and set(holding) <= json.loads(summary.read_text()).keys():
+            if summary.parent != self.dir and holding <= json.loads(summary.read_text()).keys():
                 return RunRecord(summary.parent)
         return None
 

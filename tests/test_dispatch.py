@@ -70,7 +70,9 @@ def test_a_run_another_ablation_finished_is_adopted_not_trained_and_a_stale_one_
     assert again.record.read_history() == first.record.read_history()
 
     assert pending_runs([again], force=True) == ([again], 0, 0)  # --force trains, never copies
-    stale = replace(first, ablation="third")  # a twin from before a metric existed cannot stand for this run
-    summary = first.record.read_summary()
-    first.record.write_summary({k: v for k, v in summary.items() if k != "end_train_loss"})
+    dispatch([again], "debug", parallel=1, log_dir=tmp_path / "logs", say=lambda line: None)
+    stale = replace(first, ablation="third")  # twins from before a metric existed cannot stand for this run
+    for older in (first, again):
+        summary = older.record.read_summary()
+        older.record.write_summary({k: v for k, v in summary.items() if k != "end_train_loss"})
     assert pending_runs([stale], force=False) == ([stale], 0, 0)
