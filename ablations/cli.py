@@ -14,6 +14,7 @@ from ablations.cli_bench import BenchUsageError, add_bench_commands
 from ablations.corpus import CorpusError, default_corpus, load_corpus, tokens_per_byte
 from ablations.names import UnknownName
 from ablations.presets import PRESETS, get_preset
+from ablations.profiles import machine_cores
 from ablations.run_record import ablation_dir, logs_dir
 from ablations.run_spec import RunSpec, design_hash
 from ablations.spec import GROUPS, Ablation
@@ -113,6 +114,15 @@ def _seeds(args: argparse.Namespace, pilot: int) -> int:
     return seeds
 
 
+def _check_parallel(args: argparse.Namespace) -> None:
+    if args.max_seeds < 1:
+        raise UsageError(f"--max-seeds {args.max_seeds}: give a whole number of at least 1")
+    cores = machine_cores()
+    if args.parallel < 1 or (args.executor == "local" and args.parallel > cores):
+        raise UsageError(f"--parallel {args.parallel}: give 1 to {cores} (this machine's cores); more runs than cores "
+                         "time-share them, so the grid finishes no sooner and every step-time figure is distorted")
+
+
 def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None = None) -> list[RunSpec]:
     """Resolve and validate everything before any job exists. `seeds`: (variant, LR) → the seeds to run there
     (Stein's second stage); otherwise every variant and LR gets the same seeds."""
@@ -127,8 +137,7 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
     except (UnknownName, ValueError) as error:
         raise UsageError(str(error)) from None
     pilot = range(_seeds(args, ablation.seeds))
-    if args.parallel < 1 or args.max_seeds < 1:
-        raise UsageError("--parallel and --max-seeds must be at least 1")
+    _check_parallel(args)
     context = max(config.context for config in configs.values())
     try:
         corpus, notice = (load_corpus(args.data, context), "") if args.data else default_corpus(context)
@@ -315,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", choices=EXECUTORS, default="local",
                      help="local: real subprocesses (default); debug: in this process; slurm: one job array")
     run.add_argument("--parallel", type=int, default=1, metavar="K",
-                     help="local runs at once (default 1: concurrent runs distort each other's speed)")
+                     help="local runs at once, at most the cores; each takes cores/K torch threads (default 1: "
+                     "concurrent runs distort each other's speed)")
     run.add_argument("--force", action="store_true", help="discard stored results and rerun")
     run.add_argument("--results-dir", **results)
     cluster = run.add_argument_group("SLURM (with --executor slurm)")

@@ -11,7 +11,7 @@ from typing import Callable
 import submitit
 
 from ablations.metrics import PER_RUN
-from ablations.profiles import Profile, submitit_parameters
+from ablations.profiles import Profile, local_threads, submitit_parameters
 from ablations.run_record import snapshots_dir
 from ablations.run_spec import RunSpec
 from ablations.snapshot import job_setup_lines, snapshot_code
@@ -143,7 +143,8 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
     if not todo:
         return progress
     concurrency = min(slurm.array_parallelism if slurm else parallel, len(todo)) if kind != "debug" else 1
-    todo = [replace(spec, concurrency=concurrency) for spec in todo]
+    threads = local_threads(concurrency) if kind == "local" else None  # SLURM jobs take their allocation's CPUs
+    todo = [replace(spec, concurrency=concurrency, threads=threads) for spec in todo]
     running: list[tuple[RunSpec, submitit.Job]] = []
     if kind == "slurm":
         running = list(zip(todo, _submit_array(todo, slurm, log_dir, say)))
@@ -153,7 +154,8 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
         queue, executor = deque(), None
     else:
         queue, executor = deque(todo), make_executor(kind, log_dir)
-        say(f"{len(todo)} run(s) via the {kind} executor, {concurrency} at a time; logs in {log_dir}")
+        say(f"{len(todo)} run(s) via the {kind} executor, {concurrency} at a time"
+            + (f", {threads} torch thread(s) each" if threads else "") + f"; logs in {log_dir}")
     last_line = ""
     try:
         while queue or running:

@@ -1,8 +1,9 @@
-"""Cluster profiles (`slurm/*.toml`) and the submitit parameters they turn into."""
+"""What a job may use: local cores, cluster profiles (`slurm/*.toml`) and the submitit parameters they turn into."""
 
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import subprocess
 import tomllib
@@ -10,6 +11,16 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 PROFILE_DIR = Path(__file__).resolve().parents[1] / "slurm"
+
+
+def machine_cores() -> int:
+    """The cores this process may run on (its affinity mask, which containers and taskset narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def local_threads(concurrency: int) -> int:
+    """Each of K concurrent local runs gets an equal share of the cores, at least one thread."""
+    return max(1, machine_cores() // concurrency)
 
 
 class ProfileError(ValueError):

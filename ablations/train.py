@@ -43,6 +43,15 @@ def _mfu(rows: RunRows, spec: RunSpec, device: torch.device) -> float | None:
     return None if peak is None or tokens_per_s is None else training_flops_per_token(spec.model) * tokens_per_s / peak
 
 
+def take_threads(spec: RunSpec) -> int:
+    """Set the job's torch threads before it computes anything: its share of a local machine, else its SLURM
+    allocation's CPUs, else torch's default. Oversubscribed cores slow a small step 4-25x and distort its timings."""
+    threads = spec.threads or int(os.environ.get("SLURM_CPUS_PER_TASK", "0"))
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> dict:
     """The run's description, every registered metric, and how and where it was measured."""
     per_byte = {split: tokens_per_byte(spec.corpus, split) for split in ("train", "val")}
@@ -57,6 +66,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
         "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),  # the level of "did not train"
         "val_tokens_per_byte": per_byte["val"],
         "concurrency": spec.concurrency,
+        "torch_threads": torch.get_num_threads(),  # intra-op threads this attempt trained with
         "peak_memory_kind": peak_kind,
         "train_time_s": sum(r["step_time_s"] for r in rows.train),  # every attempt, each step counted once
         # The first step of an attempt carries the compilation (and allocator warm-up): its excess over a typical step.
@@ -157,4 +167,5 @@ class TrainJob(submitit.helpers.Checkpointable):
         self.spec = spec
 
     def __call__(self) -> dict:
+        take_threads(self.spec)
         return train(self.spec)

@@ -58,6 +58,9 @@ ALL = ", ".join(all_ablations())  # discovered, in name order
         (["run", "rmsnorm_vs_layernorm", "--executor", "cloud"], "invalid choice: 'cloud'"),
         (["run", "rmsnorm_vs_layernorm", "--seeds", "0"], "--seeds 0: give a whole number of at least 1, or auto"),
         (["run", "rmsnorm_vs_layernorm", "--seeds", "many"], "--seeds many: give a whole number of at least 1, or auto"),
+        (["run", "rmsnorm_vs_layernorm", "--parallel", "0"], "--parallel 0: give 1 to"),
+        (["run", "rmsnorm_vs_layernorm", "--parallel", "999"], "--parallel 999: give 1 to"),  # more runs than cores
+        (["run", "rmsnorm_vs_layernorm", "--max-seeds", "0"], "--max-seeds 0: give a whole number of at least 1"),
         (["plan", "rmsnorm_vs_layernorm"], "no pilot runs of rmsnorm_vs_layernorm with two or more paired seeds"),
         (["run", "rmsnorm_vs_layernorm", "--results-dir", "{tmp}/a-file"], "--results-dir {tmp}/a-file: that is a file"),
         (["report", "--all", "--results-dir", "{tmp}/a-file"], "--results-dir {tmp}/a-file: that is a file"),

@@ -8,6 +8,7 @@ from conftest import make_spec
 
 from ablations.corpus import Corpus
 from ablations.dispatch import dispatch, pending_runs
+from ablations.profiles import machine_cores
 from ablations.run_record import RunRecord
 from ablations.snapshot import git_commit, snapshot_code
 
@@ -24,6 +25,17 @@ def test_a_failing_job_is_reported_with_its_log_and_the_others_still_run(corpus,
     assert "No such file" in open(progress.failed[0]).read()
     assert lines[-1] == "1/2 done · 0 running · 1 failed"
     assert good.record.is_done and not bad.record.is_done
+
+
+def test_parallel_local_runs_each_take_their_share_of_the_cores(corpus, tmp_path):
+    specs = [make_spec(corpus, tmp_path, steps=10, eval_every=10, seed=seed) for seed in (0, 1)]
+    lines = []
+    progress = dispatch(specs, "local", parallel=2, log_dir=tmp_path / "logs", say=lines.append, poll_s=0.2)
+    assert progress.done == 2, lines
+    share = max(1, machine_cores() // 2)  # torch's default would be every core, twice over
+    assert [spec.record.read_summary()["torch_threads"] for spec in specs] == [share, share]
+    assert [spec.record.read_summary()["concurrency"] for spec in specs] == [2, 2]
+    assert f"2 at a time, {share} torch thread(s) each" in lines[0]
 
 
 def test_a_local_run_reads_running_while_a_process_holds_its_lock_and_interrupted_after(tmp_path):

@@ -102,6 +102,7 @@ def test_ablation_goes_out_as_one_array_runs_frozen_code_and_reports(tmp_path):
     assert snapshot.parent == root / "_snapshots" and {s["code_dir"] for s in summaries} == {str(snapshot)}
     assert (snapshot / "ablations" / "train.py").read_text() == (REPO / "ablations" / "train.py").read_text()
     assert {s["git_commit"] for s in summaries} == {git_commit()}  # the commit submitted, not the one checked out later
+    assert {s["torch_threads"] for s in summaries} == {1}  # the local profile's cpus_per_run, not the node's cores
     assert [row[5] for row in status_rows(tmp_path)] == ["finished"] * 4
     report = ablate("report", "rmsnorm_vs_layernorm", "--results-dir", str(tmp_path))
     assert report.returncode == 0 and "| rmsnorm | 2 | 0 |" in report.stdout
