@@ -16,7 +16,8 @@ from ablations.names import UnknownName
 from ablations.presets import PRESETS, get_preset
 from ablations.profiles import machine_cores
 from ablations.run_record import ablation_dir, logs_dir
-from ablations.run_spec import RunSpec, design_hash
+from ablations.identity import design_identity
+from ablations.run_spec import RunSpec
 from ablations.spec import GROUPS, Ablation
 from ablations.tokenizer import BYTES, MAX_BPE, bpe_size
 
@@ -86,18 +87,25 @@ ARCHS_START, ARCHS_END = "<!-- archs:start -->", "<!-- archs:end -->"
 
 
 def cmd_archs(args: argparse.Namespace) -> int:
+    from ablations.markdown import SURVEY_BLOCK, fill_block
+    from models.survey import rules_markdown
     from models.zoo import spreadsheet_markdown
 
-    table = spreadsheet_markdown()
-    path = Path(args.write) if args.write else None
-    text = path.read_text() if path is not None and path.exists() else ""
-    if path is not None and (ARCHS_START not in text or ARCHS_END not in text):
-        raise UsageError(f"{path} has no {ARCHS_START} … {ARCHS_END} block to fill")
-    print(table)
-    if path is not None:
-        head, rest = text.split(ARCHS_START, 1)
-        path.write_text(f"{head}{ARCHS_START}\n{table}\n{ARCHS_END}{rest.split(ARCHS_END, 1)[1]}")
-        print(f"wrote the table into {path}")
+    blocks = {(ARCHS_START, ARCHS_END): spreadsheet_markdown(), SURVEY_BLOCK: rules_markdown()}
+    texts = {Path(name): Path(name).read_text() if Path(name).exists() else "" for name in args.write or []}
+    for path, text in texts.items():
+        if not any(start in text and end in text for start, end in blocks):
+            raise UsageError(f"{path} has no {ARCHS_START} … {ARCHS_END} or {' … '.join(SURVEY_BLOCK)} block to fill")
+    print("\n\n".join(blocks.values()))
+    for path, text in texts.items():
+        for block, body in blocks.items():
+            text = fill_block(text, block, body)
+        path.write_text(text)
+        print(f"filled the blocks of {path}")
+    if args.figure:
+        from ablations.survey_figure import plot_survey
+
+        print(f"drew {plot_survey(Path(args.figure))}")
     return 0
 
 
@@ -148,7 +156,7 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
             print(notice)
         print(f"corpus: {corpus.name}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
     results = str(_results_dir(args.results_dir).resolve())
-    design = design_hash(preset.model, ablation.base, preset.train.to_dict(), *([tokenizer] if tokenizer != BYTES else []),
+    design = design_identity(preset.model, ablation.base, preset.train.to_dict(), *([tokenizer] if tokenizer != BYTES else []),
                          *(["compile"] if args.compile else []))
     corpora = {name: corpus.tokenized(name) for name in sorted({ablation.tokenizer(v, tokenizer) for v in variants})}
     if seeds is None:
@@ -217,6 +225,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"results in {root}; next: ablate report {args.name}")
     return 1 if progress.failed else 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from ablations.migrate import upgrade
+
+    root = _results_dir(args.results_dir)
+    done = upgrade(root, dry_run=args.dry_run)
+    verb = "would move" if args.dry_run else "moved"
+    print(f"{root}: {verb} {len(done.moved)} run(s) to the current id rule (each proved: its stored config hashes "
+          f"to its old folder name); {done.current} already current")
+    for run in done.unproven:
+        print(f"  left alone: {run} (its config.json does not hash to the folder name; it was edited or damaged)")
+    for run in done.clashes:
+        print(f"  left alone: {run} (the folder its new id names already exists: the same run, stored twice)")
+    return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -349,8 +372,16 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("--results-dir", **results)
     cancel.set_defaults(func=cmd_cancel)
 
-    archs = commands.add_parser("archs", help="the named architectures' choices side by side (markdown)")
-    archs.add_argument("--write", metavar="FILE", help=f"also fill the {ARCHS_START} block of FILE (e.g. README.md)")
+    upgrade = commands.add_parser("upgrade", help="rename stored runs to the current run-id rule, without retraining")
+    upgrade.add_argument("--dry-run", action="store_true", help="say what would move, change nothing")
+    upgrade.add_argument("--results-dir", **results)
+    upgrade.set_defaults(func=cmd_upgrade)
+    archs = commands.add_parser("archs", help="the named architectures' choices side by side, and the lecture's rules "
+                                "of thumb counted over them (markdown)")
+    archs.add_argument("--write", metavar="FILE", action="append", help=f"also fill the {ARCHS_START} and "
+                       "<!-- survey:start --> blocks FILE has (repeatable: README.md, results/README.md)")
+    archs.add_argument("--figure", metavar="PNG", help="also draw each model's choice per axis by release year into "
+                       "PNG (the README's: results/reports/architecture_survey.png)")
     archs.set_defaults(func=cmd_archs)
 
     planner = commands.add_parser("plan", help="per claim: what the runs so far detect, and the seeds its target needs",

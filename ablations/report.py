@@ -23,12 +23,13 @@ from ablations.analysis import (  # noqa: E402
     load_runs,
     lr_sensitivity,
 )
-from ablations.markdown import count_cell, markdown_table  # noqa: E402
+from ablations.markdown import SURVEY_BLOCK, count_cell, markdown_table  # noqa: E402
 from ablations.metrics import METRICS, PER_RUN, Metric  # noqa: E402
 from ablations.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
 from ablations.run_record import RunRecord, ablation_dir  # noqa: E402
 from ablations.spec import GROUPS, Ablation  # noqa: E402
 from ablations.speed import CSV_PREFIX, load_speed  # noqa: E402
+from models.survey import rules_markdown  # noqa: E402
 
 _PLOTS = (("loss", plot_losses), ("grad_norm", plot_grad_norm), ("layer_grad_norms", plot_layer_grad_norms))
 _BENCHMARKS = ("op_profile-", "decode-")  # written by `ablate profile` and `ablate decode-bench`, named by preset
@@ -274,8 +275,17 @@ def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
     if benchmarks:
         text += "\n\nOther speed measurements (no training runs; each names its device): " + ", ".join(benchmarks) + "."
     path = Path(results_dir) / "README.md"
-    path.write_text(text + "\n")
+    path.write_text(f"{text}\n\n{_survey_section()}\n")
     return path
+
+
+def _survey_section() -> str:
+    """The lecture's survey claims, counted over configs rather than runs; `ablate archs --write` refills the block."""
+    start, end = SURVEY_BLOCK
+    return ("## Architecture survey\n\nThe lecture's rules of thumb counted over the named architectures of "
+            "`models/zoo.py` (configs, no runs; criteria in `models/survey.py`, the choices side by side in the "
+            "top-level README).\n\n![Each model's choice per axis by release year](reports/architecture_survey.png)"
+            f"\n\n{start}\n{rules_markdown()}\n{end}")
 
 
 def _overview_rows(ablations: list[Ablation], results_dir: str | Path) -> list[list[str]]:
