@@ -3,7 +3,6 @@ reads; nothing trains."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ablations.identity import distinct, in_current_fields
 from ablations.metrics import METRICS, PER_RUN
 from ablations.presets import PRESETS
 from ablations.run_record import RunRecord
@@ -18,6 +18,8 @@ from ablations.spec import Ablation, Claim
 from ablations.speed import judge_speed
 from ablations.stats import Interval, mean_ci, min_detectable_effect, paired_difference_ci, seeds_for, verdict
 from ablations.tokenizer import BYTES
+from ablations.train_config import TrainConfig
+from models import ModelConfig
 
 # Runs are compared only within one preset, corpus, shared design (base config + training) and LR.
 GROUP = ["preset", "corpus_label", "design", "lr"]
@@ -74,16 +76,18 @@ def _outcomes(runs: pd.DataFrame) -> pd.Series:
 def current(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
     """The runs that count: of a declared variant, built and trained as the variant is declared today (a
     variant whose warm-up or architecture changed leaves its older runs out), and of those the latest per
-    (group, variant, seed). Model fields a run's summary predates are not compared."""
+    (group, variant, seed). Compared as run ids are: fields at their defaults left out, so a field a stored
+    run predates counts as its default."""
     def declared(run) -> bool:
         preset = PRESETS.get(run.preset)
         if run.variant not in ablation.variants or preset is None:
             return run.variant in ablation.variants  # a preset we do not know: trust the name
         tokenizer = run.get("tokenizer") if isinstance(run.get("tokenizer"), str) else BYTES  # --tokenizer sets vocab_size
-        train = json.loads(json.dumps(ablation.train_config(run.variant, preset, run.lr, tokenizer).to_dict()))
-        model = json.loads(json.dumps(ablation.model_config(run.variant, preset, tokenizer).to_dict()))
+        train = ablation.train_config(run.variant, preset, run.lr, tokenizer).to_dict()
+        model = ablation.model_config(run.variant, preset, tokenizer).to_dict()
         stored = run.model if isinstance(run.model, dict) else {}
-        return train == run.train and all(model.get(key, value) == value for key, value in stored.items())
+        return (distinct(TrainConfig, train) == distinct(TrainConfig, run.train)
+                and distinct(ModelConfig, model) == distinct(ModelConfig, in_current_fields(stored)))
     if runs.empty:
         return runs
     ok = runs[runs.apply(declared, axis=1)]

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ablations.corpus import Corpus
+from ablations.identity import run_identity
 from ablations.run_record import RunRecord
 from ablations.train_config import TrainConfig
 from models import ModelConfig
-
-
-def design_hash(*parts: object) -> str:
-    """Short stable hash of JSON-able parts: run ids and the shared design of an ablation's runs."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,12 +31,8 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
-        """Hash of everything that determines the run's numbers: resolved configs, data bytes, seed."""
-        identity = {"model": self.model.to_dict(), "train": self.train.to_dict(), "corpus": self.corpus.identity,
-                    "seed": self.seed}
-        if self.compile:  # only when set, so eager runs keep the ids they always had
-            identity["compile"] = True
-        return design_hash(identity)
+        """Hash of everything that determines the run's numbers (the rule: `ablations/identity.py`)."""
+        return run_identity(self.model.to_dict(), self.train.to_dict(), self.corpus.identity, self.seed, self.compile)
 
     @property
     def record(self) -> RunRecord:

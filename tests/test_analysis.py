@@ -17,11 +17,14 @@ ABLATION = Ablation(name="a", headline="b is better", source="s", base={}, varia
                     claims=(B_IS_BETTER,))
 
 
+MODEL = json.loads(json.dumps(ABLATION.model_config("a", PRESETS["tiny"]).to_dict()))  # every variant's, as stored
+
+
 def _run(variant, seed, loss, corpus="x@1", diverged=False, design="d", finished="2026-01-01", lr=1e-3, unigram=3.3):
     train = json.loads(json.dumps(PRESETS["tiny"].train.to_dict())) | {"lr": lr}  # no variant here overrides training
     return dict(variant=variant, seed=seed, final_val_loss=None if diverged else loss, tokens_per_s=1000.0 + seed,
                 step_time_s=0.1, diverged=diverged, preset="tiny", corpus_label=corpus, design=design, device="cpu",
-                concurrency=1, finished_at=finished, train=train, unigram_val_loss=unigram, model={"vocab_size": 256},
+                concurrency=1, finished_at=finished, train=train, unigram_val_loss=unigram, model=MODEL,
                 params=1000, run_id=f"{variant}-{seed}-{lr}-{corpus}-{finished}")
 
 
@@ -141,7 +144,7 @@ def test_divergence_counts_against_lower_loss_claims_only(tmp_path):
 
 def test_runs_of_a_redefined_variant_leave_the_tables_without_breaking_them(tmp_path):
     """After a variant's architecture changes, its old runs no longer count, and the report still writes."""
-    runs = [_run(v, s, 2.0, unigram=9.9) | {"model": {"vocab_size": 256, "norm": "layer"}} for v in "ab" for s in range(2)]
+    runs = [_run(v, s, 2.0, unigram=9.9) | {"model": MODEL | {"norm": "layer"}} for v in "ab" for s in range(2)]
     loaded = _frame(runs, tmp_path)
     redefined = dataclasses.replace(ABLATION, variants={"a": {"norm": "rms"}, "b": {"norm": "rms"}})
     assert len(current(loaded, ABLATION)) == 4 and current(loaded, redefined).empty
@@ -174,6 +177,6 @@ def test_the_results_read_are_yours_when_you_have_any_else_the_committed_ones(tm
 
 def test_runs_trained_under_a_bpe_tokenizer_count_as_their_variant(tmp_path):
     """`--tokenizer bpe:N` makes vocab_size N: such runs are the declared variants, not redefined ones."""
-    bpe = [_run(v, s, 2.0, unigram=9.9) | {"model": {"vocab_size": 512}, "tokenizer": "bpe:512"} for v in "ab" for s in range(2)]
-    mislabelled = [_run("a", 9, 2.0, unigram=9.9) | {"model": {"vocab_size": 512}, "tokenizer": "bytes"}]
+    bpe = [_run(v, s, 2.0, unigram=9.9) | {"model": MODEL | {"vocab_size": 512}, "tokenizer": "bpe:512"} for v in "ab" for s in range(2)]
+    mislabelled = [_run("a", 9, 2.0, unigram=9.9) | {"model": MODEL | {"vocab_size": 512}, "tokenizer": "bytes"}]
     assert len(current(_frame(bpe + mislabelled, tmp_path), ABLATION)) == 4

@@ -21,7 +21,7 @@ def _pilot(tmp_path, differences):
             RunRecord.at(tmp_path, ablation.name, f"{variant}{seed}").write_summary(dict(
                 run_id=f"{variant}{seed}", variant=variant, seed=seed, preset="tiny", corpus_label="x", design="d",
                 train=train, final_val_loss=loss, diverged=False, unigram_val_loss=3.3, finished_at="2026", device="cpu",
-                concurrency=1, params=1, model={"vocab_size": 256}))
+                concurrency=1, params=1, model=ablation.model_config(variant, PRESETS["tiny"]).to_dict()))
     return ablation, load_runs(tmp_path, ablation.name)
 
 
