@@ -9,17 +9,17 @@ import signal
 import sys
 from pathlib import Path
 
-from ablations.catalogue import all_ablations, check_variants, get_ablation
+from ablations.catalogue import all_ablations, get_ablation
 from ablations.cli_bench import BenchUsageError, add_bench_commands
-from ablations.corpus import CorpusError, default_corpus, load_corpus, tokens_per_byte
-from ablations.names import UnknownName
-from ablations.presets import PRESETS, get_preset
-from ablations.profiles import machine_cores
-from ablations.run_record import ablation_dir, logs_dir
-from ablations.identity import design_identity
-from ablations.run_spec import RunSpec
-from ablations.spec import GROUPS, Ablation
-from ablations.tokenizer import BYTES, MAX_BPE, bpe_size
+from ablations.data.corpus import CorpusError, default_corpus, load_corpus, tokens_per_byte
+from ablations.data.tokenizer import BYTES, MAX_BPE, bpe_size
+from ablations.declare.names import UnknownName
+from ablations.declare.presets import PRESETS, get_preset
+from ablations.declare.spec import GROUPS, Ablation
+from ablations.jobs.profiles import machine_cores
+from ablations.runs.resolve import resolve
+from ablations.runs.run_record import ablation_dir, logs_dir
+from ablations.runs.run_spec import RunSpec
 
 USAGE_ERROR = 2
 EXECUTORS = ("local", "debug", "slurm")  # submitit executors
@@ -87,7 +87,7 @@ ARCHS_START, ARCHS_END = "<!-- archs:start -->", "<!-- archs:end -->"
 
 
 def cmd_archs(args: argparse.Namespace) -> int:
-    from ablations.markdown import SURVEY_BLOCK, fill_block
+    from ablations.reporting.markdown import SURVEY_BLOCK, fill_block
     from models.survey import rules_markdown
     from models.zoo import spreadsheet_markdown
 
@@ -103,7 +103,7 @@ def cmd_archs(args: argparse.Namespace) -> int:
         path.write_text(text)
         print(f"filled the blocks of {path}")
     if args.figure:
-        from ablations.survey_figure import plot_survey
+        from ablations.reporting.survey_figure import plot_survey
 
         print(f"drew {plot_survey(Path(args.figure))}")
     return 0
@@ -136,48 +136,33 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
     (Stein's second stage); otherwise every variant and LR gets the same seeds."""
     try:
         ablation = get_ablation(args.name)
-        preset = get_preset(args.preset)
-        variants = check_variants(ablation, args.variants.split(",")) if args.variants else list(ablation.variants)
-        tokenizer = _tokenizer(args.tokenizer)
-        configs = {variant: ablation.model_config(variant, preset, tokenizer) for variant in variants}
-        lrs = _lrs(args.lrs) if args.lrs else list(ablation.lrs) or [None]
-        trains = {(v, lr): ablation.train_config(v, preset, lr, tokenizer) for v in variants for lr in lrs}
+        design = resolve(ablation, args.preset, args.variants.split(",") if args.variants else None,
+                         _lrs(args.lrs) if args.lrs else None, _tokenizer(args.tokenizer), args.compile)
     except (UnknownName, ValueError) as error:
         raise UsageError(str(error)) from None
     pilot = range(_seeds(args, ablation.seeds))
     _check_parallel(args)
-    context = max(config.context for config in configs.values())
     try:
-        corpus, notice = (load_corpus(args.data, context), "") if args.data else default_corpus(context)
+        corpus, notice = (load_corpus(args.data, design.context), "") if args.data else default_corpus(design.context)
     except CorpusError as error:
         raise UsageError(str(error)) from None
     if seeds is None:
         if notice:
             print(notice)
         print(f"corpus: {corpus.name}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
-    results = str(_results_dir(args.results_dir).resolve())
-    design = design_identity(preset.model, ablation.base, preset.train.to_dict(), *([tokenizer] if tokenizer != BYTES else []),
-                         *(["compile"] if args.compile else []))
-    corpora = {name: corpus.tokenized(name) for name in sorted({ablation.tokenizer(v, tokenizer) for v in variants})}
+    specs = design.specs(corpus, pilot if seeds is None else seeds, str(_results_dir(args.results_dir).resolve()))
     if seeds is None:
-        for name, tokenized in corpora.items():
+        for name, tokenized in sorted({spec.corpus.tokenizer: spec.corpus for spec in specs}.items()):
             if name != BYTES:
                 print(f"tokenizer {name}: {tokens_per_byte(tokenized, 'val'):.3f} tokens per validation byte "
                       f"(trained on the training split, cached)")
-    return [
-        RunSpec(ablation=ablation.name, variant=variant, preset=args.preset, seed=seed, model=configs[variant],
-                train=trains[variant, lr], corpus=corpora[ablation.tokenizer(variant, tokenizer)], results_dir=results,
-                design=design, compile=args.compile)
-        for lr in lrs
-        for variant in variants
-        for seed in (pilot if seeds is None else seeds.get((variant, trains[variant, lr].lr), ()))
-    ]
+    return specs
 
 
 def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpec]:
     """--seeds auto: once every pilot run is done, the claim variants' further seeds (Stein 1945)."""
-    from ablations.analysis import load_runs
-    from ablations.planning import second_stage
+    from ablations.judge.analysis import load_runs
+    from ablations.judge.planning import second_stage
 
     if not all(spec.record.is_done for spec in pilot):
         print("--seeds auto: the second stage is planned from the finished pilot; run the same command again then")
@@ -196,8 +181,8 @@ def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpe
 
 
 def _slurm_plan(args: argparse.Namespace):
-    from ablations.dispatch import SlurmPlan
-    from ablations.profiles import ProfileError, check_partition, load_profile, require_slurm, with_overrides
+    from ablations.jobs.dispatch import SlurmPlan
+    from ablations.jobs.profiles import ProfileError, check_partition, load_profile, require_slurm, with_overrides
 
     try:
         require_slurm()
@@ -213,7 +198,7 @@ def _slurm_plan(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> int:
     specs = plan(args)
     slurm = _slurm_plan(args) if args.executor == "slurm" else None
-    from ablations.dispatch import dispatch  # imports Lightning (seconds): only once the input is valid
+    from ablations.jobs.dispatch import dispatch  # imports Lightning (seconds): only once the input is valid
 
     root, logs = ablation_dir(specs[0].results_dir, args.name), logs_dir(specs[0].results_dir, args.name)
     progress = dispatch(specs, args.executor, args.parallel, logs, force=args.force, slurm=slurm)
@@ -228,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from ablations.migrate import upgrade
+    from ablations.runs.migrate import upgrade
 
     root = _results_dir(args.results_dir)
     done = upgrade(root, dry_run=args.dry_run)
@@ -243,7 +228,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from ablations.status import run_states
+    from ablations.jobs.status import run_states
 
     names = [args.name] if args.name else sorted(all_ablations())
     if args.name:
@@ -261,7 +246,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from ablations.status import cancel
+    from ablations.jobs.status import cancel
 
     get_ablation_or_usage(args.name)
     cancelled = cancel(_results_dir(args.results_dir), args.name)
@@ -277,9 +262,9 @@ def get_ablation_or_usage(name: str):
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ablations.analysis import load_runs
-    from ablations.markdown import count_cell, markdown_table
-    from ablations.planning import plan_table
+    from ablations.judge.analysis import load_runs
+    from ablations.judge.planning import plan_table
+    from ablations.reporting.markdown import count_cell, markdown_table
 
     ablation = get_ablation_or_usage(args.name)
     table = plan_table(load_runs(_results_dir(args.results_dir), ablation.name), ablation)
@@ -295,7 +280,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ablations.report import write_overview, write_report  # matplotlib is slow to import
+    from ablations.reporting.report import write_overview, write_report  # matplotlib is slow to import
 
     if args.all:
         path = write_overview(list(all_ablations().values()), _results_dir(args.results_dir))

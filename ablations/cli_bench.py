@@ -25,7 +25,7 @@ def _ints(text: str, flag: str) -> list[int]:
 def _setup(args: argparse.Namespace):
     """(ablation, preset, device, out_dir) with torch's threads set; every check before any measurement."""
     from ablations.catalogue import get_ablation
-    from ablations.names import UnknownName
+    from ablations.declare.names import UnknownName
 
     try:
         ablation = get_ablation(args.name)
@@ -39,8 +39,8 @@ def _preset_and_device(args: argparse.Namespace):
     """The preset, and the device (cuda when visible unless --device says), with --threads applied."""
     import torch
 
-    from ablations.names import UnknownName
-    from ablations.presets import get_preset
+    from ablations.declare.names import UnknownName
+    from ablations.declare.presets import get_preset
 
     try:
         preset = get_preset(args.preset)
@@ -57,7 +57,7 @@ def _preset_and_device(args: argparse.Namespace):
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from ablations.op_profile import write_operator_profile
+    from ablations.bench.op_profile import write_operator_profile
 
     ablation, preset, device, out = _setup(args)
     print(f"profiling {', '.join(ablation.variants)} on {device} ({args.preset} preset)…", flush=True)
@@ -70,9 +70,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def cmd_speed(args: argparse.Namespace) -> int:
     import torch
 
+    from ablations.bench.speed import write_speed
     from ablations.catalogue import check_variants
-    from ablations.device import device_name
-    from ablations.speed import write_speed
+    from ablations.training.device import device_name
 
     if args.rounds < 2 or args.warmup < 0:
         raise BenchUsageError(f"--rounds must be at least 2 and --warmup at least 0, got {args.rounds} and {args.warmup}")
@@ -94,7 +94,7 @@ def cmd_speed(args: argparse.Namespace) -> int:
 def cmd_decode_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from ablations.decode_bench import write_decode_report
+    from ablations.bench.decode_bench import write_decode_report
 
     batch_sizes, contexts = _ints(args.batch_sizes, "--batch-sizes"), _ints(args.contexts, "--contexts")
     if args.new_tokens < 1 or args.new_tokens >= min(contexts) or args.repeats < 1:
@@ -117,8 +117,8 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ablations.device import device_name
-    from ablations.peers import bench_peers, lightning_overhead, write_performance
+    from ablations.bench.peers import bench_peers, lightning_overhead, write_performance
+    from ablations.training.device import device_name
 
     if args.rounds < 2 or args.warmup < 0 or args.overhead_steps < 0:
         raise BenchUsageError(f"--rounds must be at least 2, --warmup and --overhead-steps at least 0; got "
@@ -153,8 +153,8 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     import torch
 
-    from ablations.device import device_name
-    from ablations.doctor import check_axes, throughput
+    from ablations.bench.doctor import check_axes, throughput
+    from ablations.training.device import device_name
     from models import ModelConfig
 
     preset, device = _preset_and_device(args)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from ablations.corpus import load_corpus
-from ablations.run_spec import RunSpec
-from ablations.train_config import TrainConfig
+from ablations.data.corpus import load_corpus
+from ablations.declare.train_config import TrainConfig
+from ablations.runs.run_spec import RunSpec
 from models import ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,12 +4,12 @@ import math
 
 import pytest
 
-from ablations.analysis import compare, current, judge, load_runs, lr_sensitivity
-from ablations.presets import PRESETS
-from ablations.report import write_overview, write_report
-from ablations.run_record import RunRecord
-from ablations.spec import Ablation, Claim
-from ablations.stats import paired_difference_ci
+from ablations.declare.presets import PRESETS
+from ablations.declare.spec import Ablation, Claim
+from ablations.judge.analysis import compare, current, judge, load_runs, lr_sensitivity
+from ablations.judge.stats import paired_difference_ci
+from ablations.reporting.report import write_overview, write_report
+from ablations.runs.run_record import RunRecord
 
 B_IS_BETTER = Claim(says="b is better", treatment="b", baseline="a", metric="final_val_loss", direction="lower",
                     target=0.05, why="w")
@@ -161,7 +161,7 @@ def test_a_stray_lr_outside_the_declared_sweep_leaves_the_sensitivity_claim_stan
 
 
 def test_the_results_read_are_yours_when_you_have_any_else_the_committed_ones(tmp_path, monkeypatch):
-    from ablations.analysis import results_to_read
+    from ablations.judge.analysis import results_to_read
 
     monkeypatch.delenv("ABLATE_RESULTS", raising=False)
     mine, committed = tmp_path / "ablate-results", tmp_path / "results"

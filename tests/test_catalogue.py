@@ -5,14 +5,14 @@ import pytest
 
 import ablations.catalogue
 from ablations.catalogue import all_ablations, discover
-from ablations.metrics import METRICS
-from ablations.presets import PRESETS
-from ablations.spec import GROUPS
+from ablations.declare.metrics import METRICS
+from ablations.declare.presets import PRESETS
+from ablations.declare.spec import GROUPS
 from models import kv_cache_bytes, non_embedding_params, total_params
 
 CATALOGUE = Path(ablations.catalogue.__file__).parent
 NEW_ABLATION = '''
-from ablations.spec import Ablation, Claim
+from ablations.declare.spec import Ablation, Claim
 
 ABLATION = Ablation(name="{name}", headline="h", source="s", base={{}}, variants={{"a": {{}}, "b": dict(norm="rms")}},
                     baseline="a", claims=(Claim(says="b is lower", treatment="b", baseline="a", metric="final_val_loss",

@@ -5,9 +5,9 @@ from conftest import SHAKESPEARE, ablate
 
 from ablations import cli
 from ablations.catalogue import all_ablations
-from ablations.report import write_overview
-from ablations.run_record import RunRecord
-from ablations.spec import Ablation
+from ablations.declare.spec import Ablation
+from ablations.reporting.report import write_overview
+from ablations.runs.run_record import RunRecord
 
 
 def test_run_then_report_writes_table_and_both_figures(smoke_results):

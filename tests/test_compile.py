@@ -6,9 +6,9 @@ import torch
 from axis_values import small
 from conftest import make_spec
 
-from ablations.doctor import PACKED as DOCTOR_PACKED
-from ablations.doctor import PLAIN
-from ablations.train import train
+from ablations.bench.doctor import PACKED as DOCTOR_PACKED
+from ablations.bench.doctor import PLAIN
+from ablations.training.train import train
 from models import Transformer
 
 # Every axis of tests/axis_values.py, packed into the doctor's four models so each compilation covers many axes;

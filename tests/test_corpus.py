@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import SHAKESPEARE, needs_shakespeare
 
-from ablations import corpus as corpus_mod
-from ablations.corpus import VAL_FRACTION, CorpusError, default_corpus, default_corpus_name, load_corpus, read_tokens, split
+from ablations.data import corpus as corpus_mod
+from ablations.data.corpus import VAL_FRACTION, CorpusError, default_corpus, default_corpus_name, load_corpus, read_tokens, split
 
 
 @needs_shakespeare

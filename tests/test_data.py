@@ -1,7 +1,7 @@
 import torch
 
-from ablations.corpus import read_tokens, split
-from ablations.data import TokenDataModule, TrainBatches, ValBatches, batch_at
+from ablations.data.batches import TokenDataModule, TrainBatches, ValBatches, batch_at
+from ablations.data.corpus import read_tokens, split
 
 
 def test_batches_are_next_byte_windows_keyed_by_seed_and_step(corpus):

@@ -3,10 +3,10 @@ import pandas as pd
 import pytest
 import torch
 
-from ablations import decode_bench
+from ablations.bench import decode_bench
+from ablations.bench.decode_bench import bench_config, decode, decode_table, decode_tokens_per_s, plot_decode, write_decode_report
 from ablations.catalogue.mqa_vs_gqa import ABLATION
-from ablations.decode_bench import bench_config, decode, decode_table, decode_tokens_per_s, plot_decode, write_decode_report
-from ablations.presets import PRESETS
+from ablations.declare.presets import PRESETS
 from models import Transformer
 from models.layers import KVCache
 

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 from conftest import make_spec
 
-from ablations.corpus import Corpus
-from ablations.dispatch import dispatch, pending_runs
-from ablations.profiles import machine_cores
-from ablations.run_record import RunRecord
-from ablations.snapshot import git_commit, snapshot_code
+from ablations.data.corpus import Corpus
+from ablations.jobs.dispatch import dispatch, pending_runs
+from ablations.jobs.profiles import machine_cores
+from ablations.runs.run_record import RunRecord
+from ablations.runs.snapshot import git_commit, snapshot_code
 
 
 def test_a_failing_job_is_reported_with_its_log_and_the_others_still_run(corpus, tmp_path):
@@ -53,7 +53,7 @@ def test_a_local_run_reads_running_while_a_process_holds_its_lock_and_interrupte
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from ablations.run_record import RunRecord
+from ablations.runs.run_record import RunRecord
 with RunRecord(Path(sys.argv[1])).exclusive():
     print("locked", flush=True)
     time.sleep(60)
@@ -62,7 +62,7 @@ with RunRecord(Path(sys.argv[1])).exclusive():
 
 def test_code_in_a_snapshot_reports_the_commit_it_was_taken_from(tmp_path):
     root = snapshot_code(tmp_path / "_snapshots")
-    in_snapshot = subprocess.run([sys.executable, "-c", "from ablations.snapshot import git_commit; print(git_commit())"],
+    in_snapshot = subprocess.run([sys.executable, "-c", "from ablations.runs.snapshot import git_commit; print(git_commit())"],
                                  cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True)
     assert in_snapshot.stdout.strip() == git_commit() != "" and in_snapshot.returncode == 0
 

@@ -3,7 +3,7 @@
 
 from conftest import ablate
 
-from ablations.doctor import PACKED
+from ablations.bench.doctor import PACKED
 
 
 def test_doctor_passes_every_axis_in_bf16_on_cpu():

@@ -1,13 +1,13 @@
-"""Validation loss past the training context (ablations/extrapolation.py) against its definition."""
+"""Validation loss past the training context (ablations/training/extrapolation.py) against its definition."""
 
 import torch
 import torch.nn.functional as F
 from conftest import make_spec
 
-from ablations.corpus import read_tokens, split
-from ablations.data import VAL_SEED, batch_at
-from ablations.extrapolation import FACTORS, long_context_losses, metric_name
-from ablations.train import train
+from ablations.data.batches import VAL_SEED, batch_at
+from ablations.data.corpus import read_tokens, split
+from ablations.training.extrapolation import FACTORS, long_context_losses, metric_name
+from ablations.training.train import train
 from models import Transformer
 
 

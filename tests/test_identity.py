@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from conftest import ablate
 
-from ablations import identity
-from ablations.identity import defaults, run_identity
-from ablations.migrate import _corpus_identity, legacy_run_id, upgrade
-from ablations.train_config import TrainConfig
+from ablations.declare.train_config import TrainConfig
+from ablations.runs import identity
+from ablations.runs.identity import defaults, run_identity
+from ablations.runs.migrate import _corpus_identity, legacy_run_id, upgrade
 from models import ModelConfig
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -66,8 +66,8 @@ def _legacy_copy(run: Path, root: Path, design: str) -> Path:
 
 def test_upgrade_moves_proven_runs_maps_their_design_and_leaves_edited_ones(tmp_path):
     from ablations.catalogue import get_ablation
-    from ablations.identity import design_hash, design_identity
-    from ablations.presets import get_preset
+    from ablations.declare.presets import get_preset
+    from ablations.runs.identity import design_hash, design_identity
 
     runs = [r for r in COMMITTED if r.parent.name == "normalisation"][:2]
     config = json.loads((runs[0] / "config.json").read_text())

@@ -5,12 +5,12 @@ import statistics
 import pytest
 from conftest import make_spec
 
-from ablations import metrics
-from ablations.analysis import compare, judge, load_runs
-from ablations.metrics import METRICS, PER_RUN, Metric, RunRows, count_loss_spikes, summary_values
-from ablations.report import write_report
-from ablations.spec import Ablation, Claim
-from ablations.train import train
+from ablations.declare import metrics
+from ablations.declare.metrics import METRICS, PER_RUN, Metric, RunRows, count_loss_spikes, summary_values
+from ablations.declare.spec import Ablation, Claim
+from ablations.judge.analysis import compare, judge, load_runs
+from ablations.reporting.report import write_report
+from ablations.training.train import train
 from models import ModelConfig, kv_cache_bytes, non_embedding_params, total_params, training_flops_per_token
 
 
@@ -79,7 +79,7 @@ def test_a_metric_added_to_the_registry_reaches_the_summary_the_comparison_and_t
                   from_rows=lambda rows: max(r["grad_norm"] for r in rows.train))
     monkeypatch.setattr(metrics, "PER_RUN", [*metrics.PER_RUN, peak])
     monkeypatch.setitem(metrics.METRICS, peak.name, peak)
-    for module in ("ablations.analysis", "ablations.report"):
+    for module in ("ablations.judge.analysis", "ablations.reporting.report"):
         monkeypatch.setattr(f"{module}.PER_RUN", metrics.PER_RUN)
     specs = [dataclasses.replace(make_spec(corpus, tmp_path, steps=10, seed=seed, variant=v, norm=norm), ablation="a")
              for seed in (0, 1) for v, norm in (("ln", "layer"), ("rms", "rms"))]
@@ -100,7 +100,7 @@ def test_a_metric_added_to_the_registry_reaches_the_summary_the_comparison_and_t
 
 
 def test_mfu_uses_the_dense_bf16_peak_of_the_named_device():
-    from ablations.device import peak_flops
+    from ablations.training.device import peak_flops
 
     assert peak_flops("NVIDIA H100 80GB HBM3") == 989.4e12  # SXM: not the 1,979 TFLOP/s sparse figure
     assert peak_flops("NVIDIA H100 PCIe") == 756e12 and peak_flops("NVIDIA A100-SXM4-80GB") == 312e12

@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from ablations.catalogue import get_ablation
-from ablations.op_profile import (
+from ablations.bench.op_profile import (
     CLASSES,
     _autograd_node,
     _event_classes,
@@ -19,7 +18,8 @@ from ablations.op_profile import (
     operator_shares,
     write_operator_profile,
 )
-from ablations.presets import get_preset
+from ablations.catalogue import get_ablation
+from ablations.declare.presets import get_preset
 from models import ModelConfig, Transformer, training_flops_per_token
 
 NORMS = get_ablation("rmsnorm_vs_layernorm")

@@ -1,11 +1,11 @@
-"""The peer benchmark (ablations/peers.py): matched models, and the command that writes performance.md."""
+"""The peer benchmark (ablations/bench/peers.py): matched models, and the command that writes performance.md."""
 
 import pytest
 import torch
 from conftest import ablate
 
-from ablations.peers import PEERS, STYLES, our_config, peer_model
-from ablations.presets import get_preset
+from ablations.bench.peers import PEERS, STYLES, our_config, peer_model
+from ablations.declare.presets import get_preset
 from models import Transformer, total_params
 
 

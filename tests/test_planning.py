@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from conftest import ablate
 
-from ablations.analysis import load_runs
 from ablations.catalogue import get_ablation
-from ablations.planning import plan_table, second_stage
-from ablations.presets import PRESETS
-from ablations.run_record import RunRecord
-from ablations.stats import min_detectable_effect, seeds_for, stein_seeds
+from ablations.declare.presets import PRESETS
+from ablations.judge.analysis import load_runs
+from ablations.judge.planning import plan_table, second_stage
+from ablations.judge.stats import min_detectable_effect, seeds_for, stein_seeds
+from ablations.runs.run_record import RunRecord
 
 
 def _pilot(tmp_path, differences):

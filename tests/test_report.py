@@ -5,10 +5,10 @@ import sys
 READS_ONLY = """
 import sys
 from ablations.cli import main
-import ablations.analysis, ablations.plots  # what the notebook imports, beside the catalogue and the registry
+import ablations.judge.analysis, ablations.reporting.plots  # what the notebook imports, beside the catalogue and the registry
 assert main(["report", "--all", "--results-dir", sys.argv[1]]) == 0
 training = sorted(name for name in sys.modules if name.split(".")[0] in ("torch", "lightning", "submitit")
-                  or name in ("models.transformer", "ablations.train", "ablations.system"))
+                  or name in ("models.transformer", "ablations.training.train", "ablations.training.system"))
 print("loaded:", training)
 """
 

@@ -1,8 +1,8 @@
 import pytest
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 
-from ablations.run_logger import rows_from_metrics
-from ablations.run_record import RunRecord
+from ablations.runs.run_record import RunRecord
+from ablations.training.run_logger import rows_from_metrics
 
 
 def test_flat_lightning_keys_fold_into_one_row_per_split_with_layers_as_lists():

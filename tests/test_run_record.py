@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 import ablations
-from ablations.run_record import STATES, RunRecord, thin_history
+from ablations.runs.run_record import STATES, RunRecord, thin_history
 
 PACKAGE = Path(ablations.__file__).parent
 RUN_FILES = ("summary.json", "config.json", "metrics.jsonl", "history.jsonl", "job.json", "last.ckpt", ".lock")
@@ -13,7 +13,7 @@ RUN_FILES = ("summary.json", "config.json", "metrics.jsonl", "history.jsonl", "j
 def test_no_other_module_spells_a_run_file_name():
     spelled = {path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
                for name in RUN_FILES if re.search(rf"[\"'/]{re.escape(name)}[\"']", path.read_text())}
-    assert spelled == {"run_record.py"}
+    assert spelled == {"runs/run_record.py"}
 
 
 def test_states_follow_the_files_of_the_run(tmp_path):

@@ -13,11 +13,11 @@ import pytest
 import submitit
 from conftest import REPO, ablate, make_spec
 
-from ablations.dispatch import SlurmPlan, dispatch, slurm_executor
-from ablations.profiles import load_profile
-from ablations.run_record import RunRecord
-from ablations.snapshot import git_commit
-from ablations.train import train
+from ablations.jobs.dispatch import SlurmPlan, dispatch, slurm_executor
+from ablations.jobs.profiles import load_profile
+from ablations.runs.run_record import RunRecord
+from ablations.runs.snapshot import git_commit
+from ablations.training.train import train
 
 GOLDEN = Path(__file__).parent / "golden" / "gpu_profile.sbatch"
 HAVE_SLURM = shutil.which("sbatch") is not None
@@ -170,8 +170,8 @@ def test_two_process_ddp_run_matches_the_single_process_run(tmp_path):
 def test_a_failed_job_shows_in_status_with_its_log_instead_of_hanging(corpus, tmp_path):
     from dataclasses import replace
 
-    from ablations.corpus import Corpus
-    from ablations.status import run_states
+    from ablations.data.corpus import Corpus
+    from ablations.jobs.status import run_states
 
     good = make_spec(corpus, tmp_path, steps=10, eval_every=10)
     missing = Corpus(name="gone", sha256="0" * 64, tokens_path=str(tmp_path / "gone.u8"), n_tokens=1000)

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ablations.bench.speed import measure, write_speed
 from ablations.catalogue import get_ablation
-from ablations.presets import get_preset
-from ablations.spec import Claim
-from ablations.speed import judge_speed, load_speed, measure, write_speed
+from ablations.declare.presets import get_preset
+from ablations.declare.spec import Claim
+from ablations.judge.speed_verdicts import judge_speed, load_speed
 
 FASTER = Claim(says="t is faster", treatment="t", baseline="b", metric="step_time_s", direction="lower", target=0.05,
                why="w")
@@ -54,5 +55,5 @@ def test_measure_times_every_variant_every_round_in_turn_on_one_batch(tmp_path):
 
 
 def test_judging_speed_imports_no_torch():
-    code = "import sys, ablations.speed; print('torch' in sys.modules)"
+    code = "import sys, ablations.judge.speed_verdicts; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

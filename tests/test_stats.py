@@ -6,8 +6,8 @@ import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestPower
 
-from ablations.spec import Claim
-from ablations.stats import (
+from ablations.declare.spec import Claim
+from ablations.judge.stats import (
     Interval,
     mean_ci,
     min_detectable_effect,

@@ -5,8 +5,8 @@ import pytest
 from conftest import REPO
 
 from ablations import cli
-from ablations.markdown import SURVEY_BLOCK
-from ablations.survey_figure import plot_survey
+from ablations.reporting.markdown import SURVEY_BLOCK
+from ablations.reporting.survey_figure import plot_survey
 from models.survey import count_rules, rules_markdown
 from models.zoo import ARCHITECTURES, spreadsheet_markdown
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from conftest import make_spec
 
-from ablations.data import TokenDataModule
-from ablations.system import LanguageModelSystem, warmup_cosine
-from ablations.train import train
+from ablations.data.batches import TokenDataModule
+from ablations.training.system import LanguageModelSystem, warmup_cosine
+from ablations.training.train import train
 
 
 def test_paired_variants_start_from_the_same_weights_and_see_the_same_batches(corpus, tmp_path):

@@ -1,4 +1,4 @@
-"""Tokenisation as a corpus option (ablations/tokenizer.py, ablations/corpus.py) against its definitions."""
+"""Tokenisation as a corpus option (ablations/data/tokenizer.py, ablations/data/corpus.py) against its definitions."""
 
 from pathlib import Path
 
@@ -6,10 +6,10 @@ import pytest
 from tokenizers import Tokenizer
 
 from ablations.catalogue import get_ablation
-from ablations.corpus import load_corpus, read_split, read_tokens, split, tokens_per_byte
-from ablations.metrics import RunRows, summary_values
-from ablations.presets import get_preset
-from ablations.tokenizer import bpe_size, cached
+from ablations.data.corpus import load_corpus, read_split, read_tokens, split, tokens_per_byte
+from ablations.data.tokenizer import bpe_size, cached
+from ablations.declare.metrics import RunRows, summary_values
+from ablations.declare.presets import get_preset
 from models import ModelConfig, training_flops_per_token
 
 

@@ -8,16 +8,16 @@ import pytest
 import torch
 from conftest import make_spec
 
-from ablations.report import write_report
-from ablations.run_record import RunRecord
-from ablations.spec import Ablation, Claim
-from ablations.train import train
+from ablations.declare.spec import Ablation, Claim
+from ablations.reporting.report import write_report
+from ablations.runs.run_record import RunRecord
+from ablations.training.train import train
 from models import total_params, training_flops_per_token
 
 KILLER = """
 import os, pickle, signal, sys
 import lightning as L
-from ablations.train import train
+from ablations.training.train import train
 
 class KillAt(L.Callback):
     def __init__(self, step):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ablations.names import pick
-from ablations.spec import Ablation
+from ablations.declare.names import pick
+from ablations.declare.spec import Ablation
 
 
 def discover(package: str = __name__) -> dict[str, Ablation]:

@@ -16,7 +16,7 @@ the same parameters as the two plain ones (within 1%). This ablation absorbed th
 (the same base and variants, so the same run ids: its runs are these).
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 ABLATION = Ablation(
     name="activations",

@@ -12,7 +12,7 @@ Metric and direction: final validation loss, paired by seed: within ±0.03 nats/
 4-layer model for its neighbours in depth; the 1-layer model higher (one layer cannot compose attention).
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 BASIN = 0.03
 BASIN_WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: 'a few percent' over the basin, fixed in advance"

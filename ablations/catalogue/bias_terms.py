@@ -8,7 +8,7 @@ Metrics and directions (no biases − biases, paired by seed): final validation 
 step time lower, judged by the paired speed benchmark (`ablate speed bias_terms`).
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 ABLATION = Ablation(
     name="bias_terms",

@@ -9,7 +9,7 @@ Metric and direction: final validation loss within ±0.03 nats/byte (about 1.7% 
 Kaplan's +1.8%) of the consensus ratio's, paired by seed.
 """
 
-from ablations.spec import Ablation, Claim
+from ablations.declare.spec import Ablation, Claim
 
 BASIN = 0.03
 BASIN_WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: the size of Kaplan's ratio-8 penalty"

@@ -7,7 +7,7 @@ Metric and direction: final validation loss within ±0.03 nats/byte of the ratio
 The attention projections' parameters scale with the ratio; the tables show them.
 """
 
-from ablations.spec import Ablation, Claim
+from ablations.declare.spec import Ablation, Claim
 
 MARGIN = 0.03
 WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: 'weak sensitivity', fixed before the runs"

@@ -9,7 +9,7 @@ Metric and direction (GQA with 2 K/V heads − MHA, paired by seed): final valid
 more than 0.01 nats. Every run's summary records its KV-cache bytes at full context.
 """
 
-from ablations.spec import Ablation, Claim
+from ablations.declare.spec import Ablation, Claim
 
 MARGIN_WHY = "0.01 nats/byte: the seed-to-seed noise floor of a single run at this scale"
 

@@ -10,7 +10,7 @@ validation loss lower. The per-layer gradient norms at step 1 are in every run's
 (`grad_norm_layer`), for the profile at initialisation and during training.
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 WARMUP = dict(warmup_fraction=0.1)  # 200 of the tiny preset's 2,000 steps: long enough to matter
 TRAINS_LR = (1e-3,)  # the LR where post-norm trains at all

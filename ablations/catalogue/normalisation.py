@@ -9,7 +9,7 @@ LRs (a diverged no-norm run is an outcome, counted in the report, not a data poi
 loss at most 0.05 nats/byte higher; LR sensitivity higher.
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 HIGH_LRS = (3e-3, 1e-2)  # around the tiny preset's 2e-3 and above: where RMSNorm models train best
 LOW_LRS = (1e-3,)

@@ -14,7 +14,7 @@ RoPE not higher than each other scheme by 0.015 nats/byte; validation loss at 4Ã
 NoPE lower than RoPE. Learned positions cannot run past the context and record no extrapolation loss.
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 EXTRAPOLATION = 0.05
 EXTRAPOLATION_WHY = "0.05 nats/byte â‰ˆ 3% of the loss: Press et al.'s degradation past L is larger than that"

@@ -10,7 +10,7 @@ Metric and direction (QK-norm − none, paired by seed, per LR): final validatio
 also records the max attention logit per layer, mean output log Z and loss spikes.
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 HIGH_LRS = (1e-2, 3e-2)  # where instabilities appear at this scale
 

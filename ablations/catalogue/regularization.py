@@ -13,7 +13,7 @@ Metrics and directions (paired by seed): weight decay 0.1 − 0, without dropout
 10% of steps lower; dropout 0 − 0.1, with weight decay: final validation loss not higher by 0.015.
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 ABLATION = Ablation(
     name="regularization",

@@ -11,7 +11,7 @@ Both variants are pre-norm GPT-2 blocks without biases, so the only difference i
 normalisation itself (LayerNorm with a bias would also carry d_model extra parameters per norm).
 """
 
-from ablations.spec import Ablation, Claim
+from ablations.declare.spec import Ablation, Claim
 
 ABLATION = Ablation(
     name="rmsnorm_vs_layernorm",

@@ -8,7 +8,7 @@ Metrics and directions (parallel − serial, paired by seed): tokens/s higher; f
 higher by more than 0.02 nats (the "small cost" the claim allows).
 """
 
-from ablations.spec import Ablation, Claim
+from ablations.declare.spec import Ablation, Claim
 
 ABLATION = Ablation(
     name="serial_vs_parallel",

@@ -13,7 +13,7 @@ hybrid not higher than full by 0.015 nats/byte, sliding-only higher than full; v
 context, hybrid lower than full. Attention FLOPs per token and KV-cache bytes per token are in the tables.
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 LOCAL = dict(window_fraction=0.25, pos="rope")
 

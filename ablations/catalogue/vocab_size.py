@@ -13,7 +13,7 @@ training text is little to fit a large vocabulary on; a row that fails here may 
 Metric and direction (larger − smaller vocabulary, paired by seed): final validation loss in nats per byte lower.
 """
 
-from ablations.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
 
 AT_SCALE = ("the 30–50k vocabularies of large models need a larger model and corpus: at tiny the 8k embedding "
             "outweighs the blocks and 1.0M training bytes is little to fit it on")

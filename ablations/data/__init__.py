@@ -1,0 +1,1 @@
+"""Corpora, tokenisers and batches: bytes on disk to (seed, step) → tokens."""

@@ -1,0 +1,55 @@
+"""Sizes and budgets shared by every ablation; the ablation supplies the architecture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ablations.declare.names import pick
+from ablations.declare.train_config import TrainConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preset:
+    name: str
+    description: str
+    model: dict[str, object]  # ModelConfig size fields
+    train: TrainConfig
+    needs_gpu: bool = False  # on a cluster, a run asks for the profile's GPUs only when this is set
+
+
+def _by_name(*presets: Preset) -> dict[str, Preset]:
+    return {preset.name: preset for preset in presets}
+
+
+PRESETS: dict[str, Preset] = _by_name(
+    Preset(
+        name="smoke",
+        description="a few steps of a 2-layer model, for tests (seconds)",
+        model=dict(d_model=32, n_layers=2, n_heads=2, context=32),
+        train=TrainConfig(steps=20, batch_size=4, warmup_steps=4, eval_every=10, eval_batches=2),
+    ),
+    Preset(
+        name="small",
+        description="one GPU: 6×512, context 256, ~19M non-embedding parameters (CS336 assignment-1 scale)",
+        model=dict(d_model=512, n_layers=6, n_heads=8, context=256),
+        train=TrainConfig(steps=5000, batch_size=64, lr=1e-3, warmup_steps=500, eval_every=500, eval_batches=20),
+        needs_gpu=True,
+    ),
+    Preset(
+        name="base",
+        description="GPT-2 small's shape (12×768, context 1024) for clusters",
+        model=dict(d_model=768, n_layers=12, n_heads=12, context=1024),
+        train=TrainConfig(steps=20_000, batch_size=32, lr=6e-4, warmup_steps=1000, eval_every=1000, eval_batches=40),
+        needs_gpu=True,
+    ),
+    Preset(
+        name="tiny",
+        description="nanoGPT's CPU quick-start budget: 4×128, ~1.5M tokens, 1-2 min per run on 2 cores",
+        model=dict(d_model=128, n_layers=4, n_heads=4, context=64),
+        train=TrainConfig(steps=2000, batch_size=12, lr=2e-3, warmup_steps=100, eval_every=250, eval_batches=20),
+    ),
+)
+
+
+def get_preset(name: str) -> Preset:
+    return PRESETS[pick("preset", name, list(PRESETS))]

@@ -1,0 +1,1 @@
+"""Getting runs done: executors, cluster profiles, job states."""

@@ -1,0 +1,24 @@
+"""`ablate status` and `ablate cancel`: one row per run, its state decided by its run record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ablations.runs.run_record import RunRecord
+
+
+def run_states(results_dir: str | Path, ablation: str) -> list[dict]:
+    rows = []
+    for record in RunRecord.every(results_dir, ablation):
+        described, job = record.read_config(), record.read_job() or {}
+        state = record.state()
+        rows.append(dict(run_id=record.run_id, variant=described["variant"], seed=described["seed"],
+                         preset=described["preset"], corpus=described.get("corpus_label", ""), state=state,
+                         job=job.get("job_id", ""), detail=record.detail(state)))
+    return rows
+
+
+def cancel(results_dir: str | Path, ablation: str) -> list[str]:
+    """scancel every queued or running job of the ablation; return their ids."""
+    return [RunRecord.at(results_dir, ablation, row["run_id"]).cancel_job()
+            for row in run_states(results_dir, ablation) if row["state"] in ("queued", "running")]

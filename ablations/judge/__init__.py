@@ -1,0 +1,1 @@
+"""Reading runs into verdicts: tidy frames, statistics, seed planning."""

@@ -1,0 +1,313 @@
+"""`ablate report`: regenerate the table (markdown, CSV) and figures of one ablation from stored runs."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # the report writes files; no display on clusters or CI (notebooks keep their inline backend)
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ablations.declare.metrics import METRICS, PER_RUN, Metric  # noqa: E402
+from ablations.declare.spec import GROUPS, Ablation  # noqa: E402
+from ablations.judge.analysis import (  # noqa: E402
+    GROUP,
+    SWEEP_GROUP,
+    capped_loss,
+    compare,
+    current,
+    judge,
+    load_history,
+    load_runs,
+    lr_sensitivity,
+)
+from ablations.judge.speed_verdicts import CSV_PREFIX, load_speed  # noqa: E402
+from ablations.reporting.markdown import SURVEY_BLOCK, count_cell, markdown_table  # noqa: E402
+from ablations.reporting.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
+from ablations.runs.run_record import RunRecord, ablation_dir  # noqa: E402
+from models.survey import rules_markdown  # noqa: E402
+
+_PLOTS = (("loss", plot_losses), ("grad_norm", plot_grad_norm), ("layer_grad_norms", plot_layer_grad_norms))
+_BENCHMARKS = ("op_profile-", "decode-")  # written by `ablate profile` and `ablate decode-bench`, named by preset
+_SENSITIVITY = METRICS["lr_sensitivity"]
+_TABLES = {"loss and stability": ("loss", "stability"), "speed, memory and size": ("speed", "size")}
+
+
+def _pm(mean: float, low: float, high: float, digits: int) -> str:
+    if math.isnan(mean):
+        return "–"
+    exact = math.isnan(low) or low == high  # one seed, or the same on every seed (sizes from the config)
+    return f"{mean:.{digits}f}" if exact else f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
+
+
+def _signed(value: float, digits: int) -> str:
+    return "–" if math.isnan(value) else f"{value:+.{digits}f}"
+
+
+def _ci(low: float, high: float, digits: int) -> str:
+    if low == high:
+        return "exact"  # the same difference on every seed
+    return "–" if math.isnan(low) else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def _order(ablation: Ablation) -> list[str]:
+    """The variants in the order every figure colours them: the baseline first."""
+    return [ablation.baseline, *(v for v in ablation.variants if v != ablation.baseline)]
+
+
+def _name(ablation: Ablation, variant: str) -> str:
+    return f"{variant} (baseline)" if variant == ablation.baseline else variant
+
+
+def _metrics(kinds: tuple[str, ...]) -> list[Metric]:
+    return [metric for metric in PER_RUN if metric.kind in kinds]
+
+
+def _levels(ablation: Ablation, table: pd.DataFrame, kinds: tuple[str, ...]) -> str:
+    """Per variant and registered metric: mean ± CI half-width over finished seeds."""
+    metrics, rows = _metrics(kinds), []
+    for variant, part in table.groupby("variant", sort=False):
+        by_metric = part.set_index("metric")
+        cells = [_pm(*by_metric.loc[m.name, ["mean", "ci_low", "ci_high"]], m.digits) for m in metrics]
+        counts = [str(part[c].iloc[0]) for c in ("runs", "diverged", "did_not_train")]
+        rows.append([_name(ablation, variant), *counts, *cells])
+    return markdown_table(["variant", "runs", "diverged", "did not train", *(m.heading for m in metrics)], rows)
+
+
+def _differences(ablation: Ablation, table: pd.DataFrame, kinds: tuple[str, ...]) -> str:
+    """Per non-baseline variant and registered metric: the paired difference to the baseline with its CI."""
+    metrics, rows = _metrics(kinds), []
+    for variant, part in table[table["variant"] != ablation.baseline].groupby("variant", sort=False):
+        by_metric = part.set_index("metric")
+        cells = [f"{_signed(r.diff_mean, m.digits)} {_ci(r.diff_low, r.diff_high, m.digits)}".replace(" –", "")
+                 .replace(" exact", "") for m in metrics for r in [by_metric.loc[m.name]]]
+        rows.append([variant, str(int(part["pairs"].iloc[0])), *cells])
+    return markdown_table(["variant", "pairs", *(m.heading for m in metrics)], rows)
+
+
+def _effect(row) -> str:
+    """The claim's effect with its CI, in the metric's units ('relative' for a speed ratio − 1)."""
+    if row.unit == "relative":
+        return "–" if math.isnan(row.diff_mean) else f"{row.diff_mean:+.1%} [{row.diff_low:+.1%}, {row.diff_high:+.1%}]"
+    digits = METRICS[row.metric].digits
+    ci = _ci(row.diff_low, row.diff_high, digits)
+    return f"{_signed(row.diff_mean, digits)} {ci}".replace(" –", "")
+
+
+def _settles(row) -> str:
+    """What would settle an inconclusive claim."""
+    if row.seeds_needed == math.inf:
+        return "fewer than two pairs: run more seeds"
+    if isinstance(row.seeds_needed, float) and math.isnan(row.seeds_needed):
+        return "its effect lies at the margin; more pairs would not make it hold"
+    unit = "rounds" if row.unit == "relative" else "pairs"
+    needed = "more than 1,000" if row.seeds_needed >= 1000 else str(int(row.seeds_needed))
+    if row.direction in ("matches", "not_higher"):
+        return f"{needed} {unit} would tell this effect from the margin with 80% power"
+    target = f"{row.target:.0%}" if row.unit == "relative" else f"{row.target:g}"
+    if row.pairs >= row.seeds_needed:
+        return f"these {int(row.pairs)} {unit} detect {target} with 80% power: an effect that large is unlikely"
+    return f"{needed} {unit} would detect {target} with 80% power"
+
+
+def _verdict(row) -> str:
+    """The verdict, and for an inconclusive one what would settle it."""
+    text = f"**{row.verdict}**"
+    if row.verdict == "inconclusive":
+        text += ": " + _settles(row)
+    return text + (f" ({row.note.removeprefix('not scored: ')})" if row.note and row.verdict != "inconclusive" else "")
+
+
+def _where(row) -> str:
+    if row.unit == "relative":
+        return f"{row.preset}, speed benchmark on {row.device}{', compiled' if row.compiled else ''}" if row.preset else "–"
+    return f"{row.preset}, lr {row.lrs}, {int(row.pairs)} pairs"
+
+
+def _claims(claims: pd.DataFrame) -> str:
+    """One row per claim and comparison group: the effect, what the seeds could detect, what the target needs."""
+    rows = []
+    for row in claims.itertuples():
+        metric = METRICS[row.metric]
+        relative = row.unit == "relative"
+        fmt = (lambda x: f"{x:.1%}") if relative else metric.format
+        bound = f" (margin ±{fmt(row.margin)})" if row.direction == "matches" else (
+            f" (margin {fmt(row.margin)})" if row.direction == "not_higher" else "")
+        minus = f" − ({row.minus})" if row.minus else ""
+        detectable = "–" if math.isnan(row.detectable) else fmt(row.detectable)
+        needed = count_cell(row.seeds_needed)
+        rows.append([row.says, f"{row.treatment} − {row.baseline}{minus}", f"{metric.heading}, {row.direction}{bound}",
+                     _where(row), _effect(row), detectable, f"{fmt(row.target)} → {needed}", row.paper,
+                     f"**{row.verdict}**", row.note])
+    header = ["claim", "contrast", "metric, direction", "where", "effect [95% CI]", "detectable (80% power)",
+              "target → seeds needed", "paper", "verdict", "note"]
+    return markdown_table(header, rows)
+
+
+def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, figures: list[str]) -> str:
+    devices = ", ".join(sorted(runs["device"].unique()))
+    concurrency = ", ".join(str(c) for c in sorted(runs["concurrency"].unique()))
+    return "\n\n".join([
+        f"## preset `{table['preset'].iloc[0]}` · corpus `{table['corpus_label'].iloc[0]}` · lr {table['lr'].iloc[0]:g} "
+        f"· design `{table['design'].iloc[0]}`",
+        f"Device: {devices}; runs timed at concurrency {concurrency} (training-run speeds are information, not evidence).",
+        *(f"{title.capitalize()}: mean ± 95% CI half-width over seeds.\n\n{_levels(ablation, table, kinds)}"
+          for title, kinds in _TABLES.items()),
+        f"Paired by seed, variant − {ablation.baseline}, mean [95% CI] (paired t):",
+        *(_differences(ablation, table, kinds) for kinds in _TABLES.values()),
+        " ".join(f"![{f}]({f})" for f in figures),
+    ])
+
+
+def _figure_path(out: Path, *parts: str) -> Path:
+    return out / re.sub(r"[^A-Za-z0-9._]+", "-", "-".join(parts) + ".png")
+
+
+def _lr_list(lrs: list[float]) -> str:
+    return ", ".join(f"{lr:g}" for lr in lrs)
+
+
+def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[list[str], list[Path]]:
+    """Per sweep group: final loss against LR (figure) and each variant's LR sensitivity and best-LR loss."""
+    table = lr_sensitivity(runs, ablation)
+    if table.empty:
+        return [], []
+    sections, written = [], []
+    finished = current(runs, ablation)
+    finished = finished.assign(capped=capped_loss(finished))
+    digits = _SENSITIVITY.digits
+    for key, part in table.groupby(SWEEP_GROUP, sort=True):
+        preset, corpus, design = key
+        path = _figure_path(out, preset, corpus, design, "lr-sweep")
+        sweep = finished[(finished[SWEEP_GROUP] == pd.Series(key, index=SWEEP_GROUP)).all(axis=1)]
+        plt.close(plot_lr_sweep(sweep, path, title=f"{ablation.name} · {preset} · {corpus}", order=_order(ablation)))
+        written.append(path)
+        rows = [[_name(ablation, row.variant), str(row.seeds), _pm(row.mean, row.ci_low, row.ci_high, digits),
+                 f"{row.best_lr_loss:.3f}", "yes" if row.trained_somewhere else "**no**"] for row in part.itertuples()]
+        sections.append("\n\n".join([
+            f"## LR sweep · preset `{preset}` · corpus `{corpus}` · lr {_lr_list(part['lrs'].iloc[0])} · design `{design}`",
+            "LR sensitivity (Wortsman et al. 2023): per seed, the mean over the sweep of final val loss − the best "
+            "of them; a run that diverged or did not train is scored as log(vocab); over seeds that finished every LR. "
+            "A variant that never trains has sensitivity 0: read it with its best-LR loss.",
+            markdown_table(["variant", "seeds", _SENSITIVITY.heading, "best-LR loss (nats/byte)", "trained at some LR"],
+                           rows),
+            f"![{path.name}]({path.name})",
+        ]))
+    return sections, written
+
+
+def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
+    """Write table.md (claims first), table.csv, claims.csv, the figures of each comparison group and of each
+    LR sweep; return the paths."""
+    runs = load_runs(results_dir, ablation.name)
+    out = Path(results_dir) / "reports" / ablation.name
+    speed = load_speed(out)
+    if runs.empty and speed.empty:
+        where = ablation_dir(results_dir, ablation.name)
+        raise FileNotFoundError(f"no finished runs of {ablation.name} under {where}; run `ablate run {ablation.name}` first")
+    out.mkdir(parents=True, exist_ok=True)
+    claims = judge(runs, ablation, speed)
+    sections, written = [], []
+    table = compare(runs, ablation) if not runs.empty else pd.DataFrame()
+    if not table.empty:
+        histories = dict(list(load_history(results_dir, ablation.name, runs).groupby(GROUP)))
+        group_runs = dict(list(current(runs, ablation).groupby(GROUP)))
+        newest = {key: runs["finished_at"].max() for key, runs in group_runs.items()}
+        for key, part in sorted(table.groupby(GROUP, sort=True), key=lambda item: newest[item[0]], reverse=True):
+            preset, corpus, design, lr = key  # the newest results first: a user's own runs before older ones
+            figures = []
+            for name, plot in _PLOTS if key in histories else ():
+                path = _figure_path(out, preset, corpus, design, f"lr{lr:g}", name)
+                history = histories[key]
+                title = f"{ablation.name} · {preset} · {corpus} · lr {lr:g}"
+                kept = history[~history["superseded"] & history["variant"].isin(list(ablation.variants))]
+                plt.close(plot(kept, path, title=title, order=_order(ablation)))
+                figures.append(path.name)
+                written.append(path)
+            sections.append(_section(ablation, group_runs[key], part, figures))
+        sweep_sections, sweep_figures = _sweep_sections(ablation, runs, out)
+        sections += sweep_sections
+        written += sweep_figures
+        table.to_csv(out / "table.csv", index=False)  # only with runs of the declared variants
+    header = f"# {ablation.name}\n\nHeadline: {ablation.headline}. Source: {ablation.source}."
+    left_out = len(runs) - len(current(runs, ablation)) if not runs.empty else 0
+    if left_out:
+        header += f"\n\n{left_out} run(s) of older or dropped variant definitions are left out."
+    if unfinished := sum(not record.is_done for record in RunRecord.every(results_dir, ablation.name)):
+        header += (f"\n\n{unfinished} run(s) have no results yet (queued, running, interrupted, failed or cancelled): "
+                   f"`ablate status {ablation.name}` shows which, with the log of each failure.")
+    benchmarks = [f"[{p.name}]({p.name})" for p in sorted(out.glob("*.md")) if p.name.startswith((CSV_PREFIX, *_BENCHMARKS))]
+    if benchmarks:
+        header += "\n\nSpeed measurements beside this report: " + ", ".join(benchmarks) + "."
+    claims_text = ("## Claims\n\nEach fixed before the runs; effects are treatment − baseline paired by seed (speed: by "
+                   "benchmark round), with 95% CIs. 'Detectable' is the smallest effect these pairs find with 80% "
+                   "power; 'seeds needed' what the claim's target needs.\n\n" + _claims(claims)) if not claims.empty else ""
+    (out / "table.md").write_text("\n\n".join(filter(None, [header, claims_text, *sections])) + "\n")
+    claims.to_csv(out / "claims.csv", index=False)
+    return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not table.empty else []), *written]
+
+
+def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
+    """results/README.md: one row per claim and comparison group, with links to each report, one table per
+    group of the lecture (architecture, attention, stability, hyperparameters)."""
+    tables = []
+    for group in GROUPS:
+        members = [a for a in ablations if a.group == group]
+        if members:
+            tables += [f"## {group.capitalize()}", markdown_table(
+                ["claim", "paper", "our effect [95% CI]", "verdict", "where", "corpus", "details"],
+                _overview_rows(members, results_dir))]
+    text = "\n\n".join([
+        "# Results",
+        "One row per pre-registered claim and comparison group (preset, corpus, LR), regenerated by "
+        "`ablate report --all` from the runs under `runs/` (each run's config, summary and thinned history are "
+        "committed) and the paired speed benchmarks beside each report. Effects are treatment − baseline, paired by "
+        "seed, with 95% CIs, in nats per byte for losses (the papers' figures are per token of their own "
+        "tokenisers); the verdict rules are in the top-level README.",
+        *tables,
+    ])
+    benchmarks = [f"[{a.name}: {path.stem.replace('_', ' ')}](reports/{a.name}/{path.name})" for a in ablations
+                  for path in sorted((Path(results_dir) / "reports" / a.name).glob("*.md")) if path.name.startswith(_BENCHMARKS)]
+    if benchmarks:
+        text += "\n\nOther speed measurements (no training runs; each names its device): " + ", ".join(benchmarks) + "."
+    path = Path(results_dir) / "README.md"
+    path.write_text(f"{text}\n\n{_survey_section()}\n")
+    return path
+
+
+def _survey_section() -> str:
+    """The lecture's survey claims, counted over configs rather than runs; `ablate archs --write` refills the block."""
+    start, end = SURVEY_BLOCK
+    return ("## Architecture survey\n\nThe lecture's rules of thumb counted over the named architectures of "
+            "`models/zoo.py` (configs, no runs; criteria in `models/survey.py`, the choices side by side in the "
+            "top-level README).\n\n![Each model's choice per axis by release year](reports/architecture_survey.png)"
+            f"\n\n{start}\n{rules_markdown()}\n{end}")
+
+
+def _overview_rows(ablations: list[Ablation], results_dir: str | Path) -> list[list[str]]:
+    rows = []
+    for ablation in ablations:
+        link = f"[report](reports/{ablation.name}/table.md)"
+        try:
+            write_report(ablation, results_dir)
+        except FileNotFoundError:
+            rows += [[f"**{ablation.name}**: {claim.says}", claim.paper, "–", "**not run yet**" + _beyond_tiny(claim),
+                      "", "", ""] for claim in ablation.claims]
+            continue
+        runs, speed = load_runs(results_dir, ablation.name), load_speed(Path(results_dir) / "reports" / ablation.name)
+        claims = judge(runs, ablation, speed)
+        if claims.empty:
+            rows.append([f"**{ablation.name}**: {ablation.headline}", "", "", "no claim's variants run yet", "", "", link])
+        by_says = {claim.says: claim for claim in ablation.claims}
+        for row in claims.itertuples():
+            rows.append([f"**{ablation.name}**: {row.says}", str(row.paper), _effect(row),
+                         _verdict(row) + _beyond_tiny(by_says[row.says]), _where(row), str(row.corpus_label), link])
+    return rows
+
+
+def _beyond_tiny(claim) -> str:
+    return f"; beyond the tiny preset: {claim.beyond_tiny}" if claim.beyond_tiny else ""

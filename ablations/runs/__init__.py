@@ -1,0 +1,1 @@
+"""One run's description, identity and folder: resolving a design, its id, its record, its frozen code."""

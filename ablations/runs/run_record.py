@@ -1,0 +1,282 @@
+"""A run's folder: the one module that knows its files, reads and writes them, and decides its state.
+
+    RESULTS/runs/<ablation>/<run_id>/     (RESULTS: ./ablate-results, --results-dir or $ABLATE_RESULTS)
+        config.json      what the run is (written when it is queued or started)
+        metrics.jsonl    one row per optimiser step and per evaluation (the full record, not committed)
+        history.jsonl    the record thinned to ~200 points (committed)
+        summary.json     every metric's summary value; its presence marks the run done (committed)
+        job.json         which submitit job carries the run
+        checkpoints/     only while unfinished
+        tensorboard/     event files: `tensorboard --logdir RESULTS/runs/<ablation>`
+        .lock            held by the process training the run
+
+Imports no torch and no Lightning.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import statistics
+import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ablations.data.storage import atomic_write, write_json
+
+HISTORY_POINTS = 200  # train rows per run in history.jsonl: ~70 kB, small enough to commit
+STATES = ("not started", "queued", "running", "interrupted", "failed", "cancelled", "unknown", "diverged", "finished")
+
+# sacct states → ours (submitit reads them through sacct, so accounting must be on)
+_SLURM_STATES = {
+    "PENDING": "queued", "REQUEUED": "queued", "REQUEUE_HOLD": "queued", "REQUEUE_FED": "queued",
+    "CONFIGURING": "queued", "SUSPENDED": "queued", "RESIZING": "queued",
+    "RUNNING": "running", "COMPLETING": "running", "STAGE_OUT": "running", "SIGNALING": "running",
+    "CANCELLED": "cancelled", "UNKNOWN": "unknown",
+}
+
+
+def _slurm_state(job: dict) -> str | None:
+    """The controller's own word on a queued or running task, from squeue. sacct (what submitit reads) reports
+    a job array's pending remainder as one line that can shadow a task that already runs; for a task that has
+    ended, sacct is right and squeue may still list it while it completes."""
+    try:
+        out = subprocess.run(["squeue", "-h", "-j", job["job_id"], "-o", "%T"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    states = out.stdout.split() if out.returncode == 0 else []
+    return states[0] if len(states) == 1 else None  # gone from the queue (finished): sacct knows the rest
+
+
+def ablation_dir(results_dir: str | Path, ablation: str) -> Path:
+    return Path(results_dir) / "runs" / ablation
+
+
+def logs_dir(results_dir: str | Path, ablation: str) -> Path:
+    return ablation_dir(results_dir, ablation) / "_logs"
+
+
+def snapshots_dir(results_dir: str | Path, ablation: str) -> Path:
+    return ablation_dir(results_dir, ablation) / "_snapshots"
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    """Rows of a JSONL file; a line cut short by a kill is dropped."""
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def _jsonl(rows: Iterable[dict]) -> bytes:
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+def _window_mean(rows: list[dict]) -> dict:
+    """One row standing for a window of train rows: the mean of each number (list entries element-wise),
+    stamped with the window's last step."""
+    out = dict(rows[-1])
+    for key, value in out.items():
+        if key == "step":
+            continue
+        if isinstance(value, list):
+            out[key] = [statistics.fmean(column) for column in zip(*(r[key] for r in rows))]
+        elif isinstance(value, float):
+            out[key] = statistics.fmean(r[key] for r in rows)
+    return out
+
+
+def thin_history(rows: list[dict], points: int = HISTORY_POINTS) -> list[dict]:
+    """The committed history of a run: every val row, step 1's train row untouched (the gradient norms at
+    initialisation) and the other train rows averaged in windows, about `points` of them. Averaging rather
+    than sampling keeps the curves honest; loss spikes are counted on the full record in the summary."""
+    train = [r for r in rows if r["split"] == "train"]
+    stride = max(1, len(train) // points)
+    kept = train[:1] + [_window_mean(train[i:i + stride]) for i in range(1, len(train), stride)]
+    return sorted(kept + [r for r in rows if r["split"] != "train"], key=lambda r: (r["step"], r["split"]))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    dir: Path
+
+    @classmethod
+    def at(cls, results_dir: str | Path, ablation: str, run_id: str) -> RunRecord:
+        return cls(ablation_dir(results_dir, ablation) / run_id)
+
+    @classmethod
+    def every(cls, results_dir: str | Path, ablation: str) -> list[RunRecord]:
+        """Every run ever queued or started under results_dir (it has a config), in run-id order."""
+        return [cls(p.parent) for p in sorted(ablation_dir(results_dir, ablation).glob("*/config.json"))]
+
+    @classmethod
+    def done(cls, results_dir: str | Path, ablation: str) -> list[RunRecord]:
+        """Runs with a summary: finished or diverged."""
+        return [cls(p.parent) for p in sorted(ablation_dir(results_dir, ablation).glob("*/summary.json"))]
+
+    @staticmethod
+    def any_done(results_dir: str | Path) -> bool:
+        """Whether any ablation under results_dir has a finished (or diverged) run."""
+        return any(Path(results_dir).glob("runs/*/*/summary.json"))
+
+    @property
+    def run_id(self) -> str:
+        return self.dir.name
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.dir / "checkpoints"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.checkpoint_dir / "last.ckpt"
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.dir / "tensorboard"
+
+    @property
+    def is_done(self) -> bool:
+        return (self.dir / "summary.json").exists()
+
+    # config, summary and job: one JSON file each, written atomically
+    def register(self, described: dict) -> None:
+        """Write config.json once, when the run is first queued or started: it lists the run before it has results."""
+        if not (self.dir / "config.json").exists():
+            write_json(self.dir / "config.json", described)
+
+    def read_config(self) -> dict:
+        return json.loads((self.dir / "config.json").read_text())
+
+    def write_summary(self, summary: dict) -> None:
+        """Last thing a run writes: a summary marks it done."""
+        write_json(self.dir / "summary.json", summary)
+
+    def read_summary(self) -> dict:
+        return json.loads((self.dir / "summary.json").read_text())
+
+    def write_job(self, job: dict) -> None:
+        write_json(self.dir / "job.json", job)
+
+    def read_job(self) -> dict | None:
+        path = self.dir / "job.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    # the per-step record
+    def read_rows(self) -> list[dict]:
+        return _read_jsonl(self.dir / "metrics.jsonl")
+
+    def append_rows(self, rows: list[dict]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with (self.dir / "metrics.jsonl").open("ab") as out:
+            out.write(_jsonl(rows))
+
+    def keep_rows_before(self, step: int) -> None:
+        """Cut the record back before `step`: a run resumed from a checkpoint rewrites the steps after it,
+        so a kill between checkpoints leaves no lost or duplicated steps."""
+        kept = [row for row in self.read_rows() if row["step"] < step]
+        atomic_write(self.dir / "metrics.jsonl", _jsonl(kept))
+
+    def write_history(self) -> None:
+        atomic_write(self.dir / "history.jsonl", _jsonl(thin_history(self.read_rows())))
+
+    def read_history(self) -> list[dict]:
+        """The committed history; runs finished before history.jsonl existed thin their full record here."""
+        return _read_jsonl(self.dir / "history.jsonl") or thin_history(self.read_rows())
+
+    def twin(self, holding: Iterable[str]) -> RunRecord | None:
+        """The same run finished under another ablation of these results, with a summary holding every metric
+        in `holding`. One id is one computation (configs, data bytes, seed), so its numbers are this run's."""
+        holding = set(holding)
+        for summary in sorted(self.dir.parent.parent.glob(f"*/{self.run_id}/summary.json")):
+            if summary.parent != self.dir and holding <= json.loads(summary.read_text()).keys():
+                return RunRecord(summary.parent)
+        return None
+
+    def adopt(self, twin: RunRecord, described: dict) -> None:
+        """Take a finished twin's record as this run's, under this run's ablation, variant and design."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for name in ("history.jsonl", "metrics.jsonl"):
+            if (twin.dir / name).exists():
+                shutil.copyfile(twin.dir / name, self.dir / name)
+        origin = {"adopted_from": twin.dir.parent.name}
+        write_json(self.dir / "config.json", described | origin)
+        ours = {key: described[key] for key in ("ablation", "variant", "design")}
+        self.write_summary(twin.read_summary() | ours | origin)
+        self.drop_checkpoint()  # an interrupted attempt at the same run has nothing left to resume
+
+    def renamed(self, run_id: str, **changes: object) -> RunRecord:
+        """The same run under another id (an id-rule upgrade): its config and summary rewritten, then its folder."""
+        for path in (self.dir / "config.json", self.dir / "summary.json"):
+            if path.exists():
+                write_json(path, json.loads(path.read_text()) | changes | {"run_id": run_id})
+        os.replace(self.dir, self.dir.parent / run_id)
+        return RunRecord(self.dir.parent / run_id)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def drop_checkpoint(self) -> None:
+        shutil.rmtree(self.checkpoint_dir, ignore_errors=True)  # only unfinished runs keep one
+
+    # one process per run
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """A second process training the same run would interleave its rows with ours."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with (self.dir / ".lock").open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RuntimeError(f"run {self.run_id} is being trained by another process") from None
+            yield
+
+    def being_trained(self) -> bool:
+        """Whether some process on this machine holds the run's lock right now."""
+        try:
+            with self.exclusive():
+                return False
+        except RuntimeError:
+            return True
+
+    def state(self) -> str:
+        """One of STATES, decided here only. `interrupted` resumes on the next `ablate run`."""
+        if self.is_done:
+            return "diverged" if self.read_summary()["diverged"] else "finished"
+        job = self.read_job()
+        if job is None:
+            return "not started"
+        if job["executor"] != "slurm":  # a local job: training now (its lock is held), or stopped with its parent
+            return "running" if self.being_trained() else "interrupted"
+        sacct = self._slurm_job(job).state.split()[0].rstrip("+")
+        if _SLURM_STATES.get(sacct) in ("queued", "unknown"):  # an array's pending line may shadow a task that runs
+            sacct = _slurm_state(job) or sacct
+        return _SLURM_STATES.get(sacct, "failed")
+
+    def detail(self, state: str) -> str:
+        """What a user needs next to a state: where a failure's log is, when a run diverged."""
+        if state == "failed":
+            return f"log: {(self.read_job() or {}).get('stderr')}"
+        if state == "diverged":
+            return f"at step {self.read_summary()['diverged_at_step']}"
+        return ""
+
+    def cancel_job(self) -> str:
+        """scancel the run's SLURM job; return its id."""
+        job = self.read_job()
+        self._slurm_job(job).cancel(check=False)
+        return job["job_id"]
+
+    @staticmethod
+    def _slurm_job(job: dict):
+        import submitit  # only for cluster jobs
+
+        return submitit.SlurmJob(folder=job["folder"], job_id=job["job_id"])

@@ -1,0 +1,171 @@
+"""One run = one (ablation, variant, seed): train with Lightning, resume from the run's own
+checkpoint, and write a summary whose presence marks the run finished."""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import statistics
+import time
+import warnings
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import lightning as L
+import submitit
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+from ablations.data.batches import TokenDataModule
+from ablations.data.corpus import tokens_per_byte, unigram_val_loss
+from ablations.declare.metrics import METRICS, RunRows, summary_values
+from ablations.runs.run_spec import RunSpec
+from ablations.runs.snapshot import git_commit
+from ablations.training.device import device_name, peak_flops
+from ablations.training.extrapolation import long_context_losses
+from ablations.training.run_logger import RunRecordLogger, tensorboard_logger
+from ablations.training.system import LanguageModelSystem
+from models import training_flops_per_token
+
+
+def _peak_memory(device: torch.device) -> tuple[int, str]:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device), "cuda_max_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process_max_rss"
+
+
+def _mfu(rows: RunRows, spec: RunSpec, device: torch.device) -> float | None:
+    """Share of the device's dense bf16 peak the run's median training step used; None without a known peak."""
+    peak, tokens_per_s = peak_flops(device_name(device)), METRICS["tokens_per_s"].from_rows(rows)
+    return None if peak is None or tokens_per_s is None else training_flops_per_token(spec.model) * tokens_per_s / peak
+
+
+def take_threads(spec: RunSpec) -> int:
+    """Set the job's torch threads before it computes anything: its share of a local machine, else its SLURM
+    allocation's CPUs, else torch's default. Oversubscribed cores slow a small step 4-25x and distort its timings."""
+    threads = spec.threads or int(os.environ.get("SLURM_CPUS_PER_TASK", "0"))
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> dict:
+    """The run's description, every registered metric, and how and where it was measured."""
+    per_byte = {split: tokens_per_byte(spec.corpus, split) for split in ("train", "val")}
+    rows = RunRows.of(spec.record.read_rows(), spec.train.steps, system.diverged_at is not None, per_byte)
+    peak, peak_kind = _peak_memory(system.device)
+    extrapolated = long_context_losses(system.model, spec.corpus, spec.model, spec.train, rows.diverged)
+    return {
+        **spec.describe(),
+        **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak, "mfu": _mfu(rows, spec, system.device),
+                                                     **extrapolated}),
+        "steps_done": rows.train[-1]["step"] if rows.train else 0,
+        "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),  # the level of "did not train"
+        "val_tokens_per_byte": per_byte["val"],
+        "concurrency": spec.concurrency,
+        "torch_threads": torch.get_num_threads(),  # intra-op threads this attempt trained with
+        "peak_memory_kind": peak_kind,
+        "train_time_s": sum(r["step_time_s"] for r in rows.train),  # every attempt, each step counted once
+        # The first step of an attempt carries the compilation (and allocator warm-up): its excess over a typical step.
+        "first_step_excess_s": rows.train[0]["step_time_s"] - statistics.median(r["step_time_s"] for r in rows.timed)
+        if rows.train and system.resumed_from == 0 else None,
+        "wall_time_s": wall_time,  # this attempt, start-up included
+        "resumed_from_step": system.resumed_from,
+        "diverged": system.diverged_at is not None,
+        "diverged_at_step": system.diverged_at,
+        "device": device_name(system.device),
+        "torch_version": torch.__version__,
+        "git_commit": git_commit(),
+        "code_dir": str(Path(__file__).resolve().parents[1]),  # a snapshot's path for queued cluster runs
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _cluster_layout() -> dict:
+    """Under SLURM: one process per task, Lightning's DDP reading the layout from the SLURM
+    environment, and submitit alone owning requeueing (Lightning's own would also react to USR1)."""
+    if not SLURMEnvironment.detect():
+        return {"devices": 1}
+    tasks, nodes = int(os.environ.get("SLURM_NTASKS_PER_NODE", "1")), int(os.environ.get("SLURM_NNODES", "1"))
+    layout = {"devices": tasks, "num_nodes": nodes, "plugins": [SLURMEnvironment(auto_requeue=False)]}
+    if tasks * nodes > 1:
+        layout["strategy"] = "ddp"
+    return layout
+
+
+def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
+    """Run (or resume, or skip) one run and return its summary."""
+    if int(os.environ.get("SLURM_PROCID", "0")) > 0:  # a DDP peer: rank 0 keeps the files
+        _fit(spec, extra_callbacks)
+        return {}
+    record = spec.record
+    with record.exclusive():
+        if not record.is_done:
+            summary = _fit(spec, extra_callbacks)
+            record.write_history()
+            record.write_summary(summary)
+            record.drop_checkpoint()
+        return record.read_summary()
+
+
+def _checkpoint_step(checkpoint: Path) -> int | None:
+    """The step a checkpoint was saved at; mmap reads that without loading the weights."""
+    if not checkpoint.exists():
+        return None
+    return torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)["global_step"]
+
+
+def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
+    started = time.perf_counter()
+    record = spec.record
+    record.register(spec.describe())
+    resume_step = _checkpoint_step(record.checkpoint)
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # keep job logs to our progress lines
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning vs newer torch, harmless
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists")  # resuming is the point
+    warnings.filterwarnings("ignore", message="The `srun` command is available")  # submitit starts the tasks, not srun
+    L.seed_everything(spec.seed, verbose=False)  # same seed, same init wherever the variants' shapes agree
+    system = LanguageModelSystem(spec.model, spec.train, log_every=spec.log_every, compile=spec.compile)
+    data = TokenDataModule(
+        spec.corpus, spec.seed, spec.train.steps, spec.train.batch_size, spec.model.context, spec.train.eval_batches
+    )
+    label = f"{spec.variant}_seed{spec.seed}_lr{spec.train.lr:g}"
+    loggers = [RunRecordLogger(record, spec.train.steps),
+               tensorboard_logger(record, label, purge_step=None if resume_step is None else resume_step + 1)]
+    # Saved after each evaluation, so the checkpoint always includes that evaluation's row.
+    saver = ModelCheckpoint(dirpath=record.checkpoint_dir, filename=record.checkpoint.stem, save_top_k=1,
+                            enable_version_counter=False)
+    trainer = L.Trainer(
+        **_cluster_layout(),
+        max_steps=spec.train.steps,
+        val_check_interval=spec.train.eval_every,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        gradient_clip_val=spec.train.grad_clip,
+        precision="bf16-mixed" if torch.cuda.is_available() else "32-true",
+        logger=loggers,
+        log_every_n_steps=spec.log_every,
+        callbacks=[saver, *extra_callbacks],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=record.dir,
+    )
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    trainer.fit(system, datamodule=data, ckpt_path=record.checkpoint if resume_step is not None else None, weights_only=True)
+    return summarise(spec, system, time.perf_counter() - started)
+
+
+class TrainJob(submitit.helpers.Checkpointable):
+    """The callable submitit pickles: every call resumes from the run's own checkpoint on disk."""
+
+    def __init__(self, spec: RunSpec) -> None:
+        self.spec = spec
+
+    def __call__(self) -> dict:
+        take_threads(self.spec)
+        return train(self.spec)
