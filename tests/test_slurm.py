@@ -100,7 +100,7 @@ def test_ablation_goes_out_as_one_array_runs_frozen_code_and_reports(tmp_path):
     summaries = [json.loads(p.read_text()) for p in root.glob("*/summary.json")]
     snapshot = Path(summaries[0]["code_dir"])
     assert snapshot.parent == root / "_snapshots" and {s["code_dir"] for s in summaries} == {str(snapshot)}
-    assert (snapshot / "ablations" / "train.py").read_text() == (REPO / "ablations" / "train.py").read_text()
+    assert (snapshot / "ablations" / "training" / "train.py").read_text() == (REPO / "ablations" / "training" / "train.py").read_text()
     assert {s["git_commit"] for s in summaries} == {git_commit()}  # the commit submitted, not the one checked out later
     assert {s["torch_threads"] for s in summaries} == {1}  # the local profile's cpus_per_run, not the node's cores
     assert [row[5] for row in status_rows(tmp_path)] == ["finished"] * 4

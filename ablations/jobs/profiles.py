@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-PROFILE_DIR = Path(__file__).resolve().parents[1] / "slurm"
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "slurm"
 
 
 def machine_cores() -> int:

@@ -79,7 +79,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
         "device": device_name(system.device),
         "torch_version": torch.__version__,
         "git_commit": git_commit(),
-        "code_dir": str(Path(__file__).resolve().parents[1]),  # a snapshot's path for queued cluster runs
+        "code_dir": str(Path(__file__).resolve().parents[2]),  # a snapshot's path for queued cluster runs
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
