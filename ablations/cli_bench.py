@@ -153,21 +153,43 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     import torch
 
-    from ablations.bench.doctor import check_axes, throughput
+    from ablations.bench.doctor import check_axes, speed_config, throughput
     from ablations.training.device import device_name
-    from models import ModelConfig
 
     preset, device = _preset_and_device(args)
-    print(f"device: {device_name(torch.device(device))}; torch {torch.__version__}", flush=True)
+    label = device_name(torch.device(device))
+    print(f"device: {label}; torch {torch.__version__}", flush=True)
+    if args.full:
+        return _full_doctor(args, device, label)
     rows = check_axes(device, compile_too=not args.eager_only)
-    config = ModelConfig(**preset.model, norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False,
-                         linear_bias=False)
-    speed = throughput(config, preset.train.batch_size, device, compile=not args.eager_only)
+    speed = throughput(speed_config(preset), preset.train.batch_size, device, compile=not args.eager_only)
     mfu = f"{100 * speed['mfu']:.1f}% MFU" if speed["mfu"] is not None else "MFU: no known peak for this device"
     print(f"{args.preset} preset (Llama-style, {'compiled' if not args.eager_only else 'eager'}): "
           f"{speed['tokens_per_s']:,.0f} tokens/s, {mfu}")
     failed = [row for row in rows if not row["ok"]]
     print(f"{len(rows) - len(failed)}/{len(rows)} checks passed")
+    return 1 if failed else 0
+
+
+def _full_doctor(args: argparse.Namespace, device: str, label: str) -> int:
+    import shlex
+    import sys
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    import torch
+
+    from ablations.bench.gpu_check import full_check, table, write_full_check
+
+    out = Path(args.out) if args.out else args.results_dir_type(None) / "reports"
+    checks = full_check(device, eager_only=args.eager_only, say=lambda line: print(line, flush=True))
+    context = dict(device=label, torch=torch.__version__, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                   command="ablate " + shlex.join(sys.argv[1:]))
+    paths = write_full_check(checks, out, context)
+    print(table(checks))
+    failed = sum(check.status == "fail" for check in checks)
+    print(f"{failed} failed, {sum(c.status.startswith('skipped') for c in checks)} skipped, "
+          f"{sum(c.status == 'pass' for c in checks)} passed; wrote " + ", ".join(str(p) for p in paths))
     return 1 if failed else 0
 
 
@@ -237,4 +259,11 @@ def add_bench_commands(commands, results_dir_type) -> None:
     doctor.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when visible, else cpu")
     doctor.add_argument("--preset", default="small", metavar="NAME", help="shape of the throughput check (small)")
     doctor.add_argument("--eager-only", action="store_true", help="skip torch.compile (quicker; no fused-path check)")
-    doctor.set_defaults(func=cmd_doctor)
+    doctor.add_argument("--full", action="store_true", help="the whole node check (about 8 minutes on one GPU): axes "
+                        "and kernels, step time, tokens/s and MFU at small and base against the peers, host syncs per "
+                        "step, peak memory and the largest batch, a real `ablate run` and `ablate report`, a DDP step; "
+                        "one table, also written as doctor-DEVICE.md and .csv. With --device cpu: a dry run at smoke "
+                        "and tiny shapes, no compiling, CUDA-only checks skipped (well under a minute)")
+    doctor.add_argument("--out", metavar="DIR", help="where --full writes its table (default: the performance "
+                        "report's folder, $ABLATE_RESULTS/reports or ./ablate-results/reports)")
+    doctor.set_defaults(func=cmd_doctor, results_dir_type=results_dir_type)

@@ -37,7 +37,8 @@ SHAPE = dict(d_model=64, n_layers=2, n_heads=4, context=64)
 BF16_TOLERANCE = 0.05  # nats: |loss_bf16 − loss_fp32| at initialisation, where the loss is ≈ log(256) = 5.5
 
 
-def _loss(model, tokens, dtype) -> torch.Tensor:
+def step_loss(model, tokens, dtype) -> torch.Tensor:
+    """Next-token cross-entropy of (B, T+1) tokens, the forward under bf16 autocast when `dtype` is bfloat16."""
     with torch.autocast(tokens.device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
         logits = model(tokens[:, :-1])
     return F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten())
@@ -57,7 +58,7 @@ def _flex_ran(model, tokens) -> bool:
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
-        _loss(model, tokens, torch.bfloat16).backward()
+        step_loss(model, tokens, torch.bfloat16).backward()
         torch.cuda.synchronize()
     return any("flex" in event.name.lower() for event in prof.events())
 
@@ -73,9 +74,9 @@ def check_axes(device: str, compile_too: bool, say=print) -> list[dict]:
             model = Transformer(config).to(device)
             if compiled:
                 model.compile()
-            fp32 = _loss(model, tokens, torch.float32).item()
+            fp32 = step_loss(model, tokens, torch.float32).item()
             with _fused_sdpa_only(device) if name == PLAIN else contextlib.nullcontext():
-                loss = _loss(model, tokens, torch.bfloat16)
+                loss = step_loss(model, tokens, torch.bfloat16)
                 loss.backward()
             grads_finite = all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
             needs_flex = any(block.attn.beyond_sdpa for block in model.blocks)
@@ -87,10 +88,17 @@ def check_axes(device: str, compile_too: bool, say=print) -> list[dict]:
             ok = (abs(loss.item() - fp32) < BF16_TOLERANCE and grads_finite and torch.isfinite(loss).item()
                   and not kernel.startswith("NOT"))
             rows.append(dict(model=name, compiled=compiled, fp32_loss=fp32, bf16_loss=loss.item(),
-                             gap=abs(loss.item() - fp32), grads_finite=grads_finite, kernel=kernel, ok=ok))
+                             gap=abs(loss.item() - fp32), grads_finite=grads_finite, needs_flex=needs_flex, kernel=kernel,
+                             ok=ok))
             say(f"{'ok  ' if ok else 'FAIL'} {name} ({'compiled' if compiled else 'eager'}): bf16 {loss.item():.4f} vs "
                 f"fp32 {fp32:.4f}, gradients {'finite' if grads_finite else 'NOT finite'}, {kernel}")
     return rows
+
+
+def speed_config(preset) -> ModelConfig:
+    """The Llama-style model (RMSNorm, SwiGLU, RoPE, no biases) whose tokens/s and MFU the doctor reports."""
+    return ModelConfig(**preset.model, norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False,
+                       linear_bias=False)
 
 
 def throughput(config: ModelConfig, batch_size: int, device: str, compile: bool, steps: int = 30) -> dict:
@@ -103,7 +111,7 @@ def throughput(config: ModelConfig, batch_size: int, device: str, compile: bool,
     times = []
     for step in range(steps + 5):
         start = time.perf_counter()
-        _loss(model, tokens, torch.bfloat16 if device == "cuda" else torch.float32).backward()
+        step_loss(model, tokens, torch.bfloat16 if device == "cuda" else torch.float32).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if device == "cuda":
