@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 import submitit
+import torch
 from conftest import REPO, ablate, make_spec
 
 from ablations.jobs.dispatch import SlurmPlan, dispatch, slurm_executor

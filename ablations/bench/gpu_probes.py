@@ -20,7 +20,6 @@ import torch
 from ablations.bench.doctor import SHAPE, step_loss
 from models import ModelConfig, Transformer
 
-
 WINDOW = "doctor: steps between flushes"  # the profiler annotation around the counted steps
 
 
