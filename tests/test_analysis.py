@@ -6,7 +6,8 @@ import pytest
 
 from ablations.declare.presets import PRESETS
 from ablations.declare.spec import Ablation, Claim
-from ablations.judge.analysis import compare, current, judge, load_runs, lr_sensitivity
+from ablations.judge.analysis import compare, current, load_runs, lr_sensitivity
+from ablations.judge.claims import judge
 from ablations.judge.stats import paired_difference_ci
 from ablations.reporting.report import write_overview, write_report
 from ablations.runs.run_record import RunRecord

@@ -8,7 +8,8 @@ from conftest import make_spec
 from ablations.declare import metrics
 from ablations.declare.metrics import METRICS, PER_RUN, Metric, RunRows, count_loss_spikes, summary_values
 from ablations.declare.spec import Ablation, Claim
-from ablations.judge.analysis import compare, judge, load_runs
+from ablations.judge.analysis import compare, load_runs
+from ablations.judge.claims import judge
 from ablations.reporting.report import write_report
 from ablations.training.train import train
 from models import ModelConfig, kv_cache_bytes, non_embedding_params, total_params, training_flops_per_token

@@ -26,21 +26,21 @@ def _benchmark(ratios, device="cpu: test, 2 threads"):
 def test_the_effect_is_the_geometric_mean_ratio_of_paired_rounds_minus_one():
     """Machine drift (the sine) cancels in each round's ratio; the CI is the paired t interval of the log ratios."""
     ratios = np.exp(np.random.default_rng(0).normal(np.log(0.9), 0.02, 40))
-    (row,) = judge_speed(FASTER, _benchmark(ratios))
+    (row,) = (v.row() for v in judge_speed(FASTER, _benchmark(ratios)))
     assert row["diff_mean"] == pytest.approx(math.exp(np.log(ratios).mean()) - 1)
     half = 2.0227 * np.log(ratios).std(ddof=1) / math.sqrt(40)  # t(0.975, 39)
     assert row["diff_low"] == pytest.approx(math.expm1(np.log(ratios).mean() - half), rel=1e-3)
     assert row["verdict"] == "reproduced" and row["pairs"] == 40 and "cpu: test, 2 threads" in row["note"]
-    (slower,) = judge_speed(FASTER, _benchmark(1 / ratios))
+    (slower,) = (v.row() for v in judge_speed(FASTER, _benchmark(1 / ratios)))
     assert slower["verdict"] == "contradicted"
     tokens = Claim(says="t is faster", treatment="t", baseline="b", metric="tokens_per_s", direction="higher", target=0.05,
                    why="w")
-    (inverse,) = judge_speed(tokens, _benchmark(ratios))
+    (inverse,) = (v.row() for v in judge_speed(tokens, _benchmark(ratios)))
     assert inverse["diff_mean"] == pytest.approx(math.exp(-np.log(ratios).mean()) - 1) and inverse["verdict"] == "reproduced"
 
 
 def test_a_speed_claim_without_a_benchmark_says_how_to_measure_it():
-    (row,) = judge_speed(FASTER, None)
+    (row,) = (v.row() for v in judge_speed(FASTER, None))
     assert row["verdict"] == "not measured" and "ablate speed" in row["note"]
 
 

@@ -8,7 +8,6 @@ from statsmodels.stats.power import TTestPower
 
 from ablations.declare.spec import Claim
 from ablations.judge.stats import (
-    Interval,
     mean_ci,
     min_detectable_effect,
     paired_difference_ci,
@@ -16,7 +15,6 @@ from ablations.judge.stats import (
     seeds_for,
     stein_interval,
     stein_seeds,
-    verdict,
 )
 
 
@@ -46,39 +44,6 @@ def test_paired_ci_uses_differences_not_the_two_spreads():
 
 def test_one_seed_gives_no_interval():
     assert math.isnan(mean_ci([1.0]).low)
-    assert verdict(claim(), paired_difference_ci([1.0], [2.0])) == "inconclusive"
-
-
-@pytest.mark.parametrize(
-    "direction, low, high, expected",
-    [
-        ("lower", -0.3, -0.1, "reproduced"),
-        ("lower", 0.1, 0.3, "contradicted"),
-        ("lower", -0.1, 0.1, "inconclusive"),
-        ("higher", 5.0, 9.0, "reproduced"),
-        ("higher", -9.0, -5.0, "contradicted"),
-        ("higher", -1.0, 1.0, "inconclusive"),
-    ],
-)
-def test_verdict_rule_for_directional_claims(direction, low, high, expected):
-    assert verdict(claim(direction), Interval((low + high) / 2, low, high, 3)) == expected
-
-
-@pytest.mark.parametrize(
-    "low, high, expected",
-    [(-0.05, 0.005, "reproduced"), (-0.05, -0.02, "reproduced"), (0.02, 0.05, "contradicted"), (-0.01, 0.02, "inconclusive")],
-)
-def test_verdict_rule_for_matches_or_beats(low, high, expected):
-    assert verdict(claim("not_higher", 0.01), Interval((low + high) / 2, low, high, 3)) == expected
-
-
-@pytest.mark.parametrize(
-    "low, high, expected",
-    [(-0.008, 0.009, "equivalent"), (-0.012, 0.005, "inconclusive"), (0.011, 0.03, "contradicted"),
-     (-0.03, -0.02, "contradicted"), (-0.02, 0.02, "inconclusive")],
-)
-def test_equivalence_needs_the_whole_ci_inside_the_margin(low, high, expected):
-    assert verdict(claim("matches", 0.01), Interval((low + high) / 2, low, high, 3)) == expected
 
 
 def test_a_claim_refuses_an_unregistered_metric_and_a_missing_margin():

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ablations.declare.spec import Claim
-from ablations.judge.stats import Interval, mean_ci, min_detectable_effect, seeds_for, verdict
+from ablations.judge.stats import Interval, mean_ci, min_detectable_effect, seeds_for
+from ablations.judge.verdict import NO_EFFECT, NOT_MEASURED, Verdict, Where, decide
 
 CSV_PREFIX = "speed-"
 
@@ -37,20 +38,16 @@ def load_speed(out_dir: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def judge_speed(claim: Claim, speed: pd.DataFrame | None) -> list[dict]:
+def judge_speed(claim: Claim, speed: pd.DataFrame | None) -> list[Verdict]:
     """A speed claim per measured (preset, device, compile): the relative change of step time (or of tokens/s,
     its inverse), its CI from the paired log-ratios, and the verdict against the claim's relative target."""
-    base = dict(says=claim.says, metric=claim.metric, unit="relative", direction=claim.direction, margin=claim.margin,
-                target=claim.target, treatment=claim.treatment, baseline=claim.baseline, minus="", paper=claim.paper)
     groups = [] if speed is None or speed.empty else [
         (key, part) for key, part in speed.groupby(["preset", "device", "compiled"], sort=True)
         if {claim.treatment, claim.baseline} <= set(part["variant"])]
     if not groups:
-        return [dict(base, verdict="not measured", compiled=False,
-                     note=f"run `ablate speed` for {claim.treatment} and {claim.baseline}",
-                     pairs=0, diff_mean=math.nan, diff_low=math.nan, diff_high=math.nan, detectable=math.nan,
-                     seeds_needed=math.nan, lrs="", preset="", corpus_label="", device="")]
-    rows = []
+        how = f"run `ablate speed` for {claim.treatment} and {claim.baseline}"
+        return [Verdict(claim, Where(), NO_EFFECT, NOT_MEASURED, how)]
+    found = []
     for (preset, device, compiled), part in groups:
         log_ratio, sd = paired_ratio(part, claim.treatment, claim.baseline)
         mean, low, high = log_ratio.mean, log_ratio.low, log_ratio.high
@@ -58,11 +55,10 @@ def judge_speed(claim: Claim, speed: pd.DataFrame | None) -> list[dict]:
             mean, low, high = -mean, -high, -low
         effect = Interval(math.expm1(mean), math.expm1(low), math.expm1(high), log_ratio.n)
         threads = part["threads"].iloc[0]
-        rows.append(dict(base, preset=preset, corpus_label="random tokens", lrs="", device=device, compiled=bool(compiled),
-                         diff_mean=effect.mean, diff_low=effect.low, diff_high=effect.high, pairs=effect.n,
-                         detectable=math.expm1(min_detectable_effect(sd, log_ratio.n)) if sd > 0 else math.nan,
-                         seeds_needed=seeds_for(math.log1p(claim.target), sd) if sd > 0 else math.inf,
-                         verdict=verdict(claim, effect),
-                         note=f"paired speed benchmark: {device} ({threads} torch threads), "
-                              f"{'compiled' if compiled else 'eager'}, {log_ratio.n} rounds"))
-    return rows
+        where = Where(preset=preset, corpus_label="random tokens", device=device, compiled=bool(compiled))
+        found.append(Verdict(claim, where, effect, decide(claim, effect),
+                             f"paired speed benchmark: {device} ({threads} torch threads), "
+                             f"{'compiled' if compiled else 'eager'}, {log_ratio.n} rounds",
+                             detectable=math.expm1(min_detectable_effect(sd, log_ratio.n)) if sd > 0 else math.nan,
+                             seeds_needed=seeds_for(math.log1p(claim.target), sd) if sd > 0 else math.inf))
+    return found

@@ -1,4 +1,4 @@
-"""Confidence intervals over seeds, power and sample size, and the verdict rule. scipy does the statistics."""
+"""Confidence intervals over seeds, power, sample size and Stein's two-stage plan. scipy does the statistics."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, stats
-
-from ablations.declare.spec import Claim
 
 CONFIDENCE = 0.95
 POWER = 0.8  # the conventional power a planned effect is detected with
@@ -82,29 +80,3 @@ def stein_interval(differences, pilot_n: int) -> Interval:
     s0 = values[:pilot_n].std(ddof=1)
     half = stats.t.ppf(1 - (1 - CONFIDENCE) / 2, pilot_n - 1) * s0 / math.sqrt(len(values))
     return Interval(float(values.mean()), float(values.mean() - half), float(values.mean() + half), len(values))
-
-
-def verdict(claim: Claim, difference: Interval) -> str:
-    """reproduced / equivalent / contradicted / inconclusive for one claim.
-
-    lower, higher: reproduced when the CI excludes zero on the claimed side, contradicted when it
-    excludes zero on the other side. not_higher (non-inferiority): reproduced when the whole CI lies
-    below +margin, contradicted when it lies entirely above it. matches (equivalence, TOST-style):
-    equivalent when the whole CI lies inside ±margin, contradicted when it lies entirely outside it.
-    """
-    low, high = difference.low, difference.high
-    if math.isnan(low):
-        return "inconclusive"
-    if claim.direction == "not_higher":
-        threshold = claim.margin
-        return "reproduced" if high < threshold else "contradicted" if low > threshold else "inconclusive"
-    if claim.direction == "matches":
-        margin = claim.margin
-        return "equivalent" if -margin < low and high < margin else "contradicted" if low > margin or high < -margin \
-            else "inconclusive"
-    sign = 1 if claim.direction == "higher" else -1
-    if sign * low > 0 and sign * high > 0:
-        return "reproduced"
-    if sign * low < 0 and sign * high < 0:
-        return "contradicted"
-    return "inconclusive"

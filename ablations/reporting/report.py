@@ -14,19 +14,12 @@ import pandas as pd  # noqa: E402
 
 from ablations.declare.metrics import METRICS, PER_RUN, Metric  # noqa: E402
 from ablations.declare.spec import GROUPS, Ablation  # noqa: E402
-from ablations.judge.analysis import (  # noqa: E402
-    GROUP,
-    SWEEP_GROUP,
-    capped_loss,
-    compare,
-    current,
-    judge,
-    load_history,
-    load_runs,
-    lr_sensitivity,
-)
+from ablations.judge.analysis import GROUP, SWEEP_GROUP, capped_loss, compare, current, load_history, load_runs, lr_sensitivity  # noqa: E402, E501
+from ablations.judge.claims import frame, verdicts  # noqa: E402
 from ablations.judge.speed_verdicts import CSV_PREFIX, load_speed  # noqa: E402
-from ablations.reporting.markdown import SURVEY_BLOCK, count_cell, markdown_table  # noqa: E402
+from ablations.judge.verdict import Verdict  # noqa: E402
+from ablations.reporting.claim_text import ci, claims_table, effect, signed, verdict_cell, where  # noqa: E402
+from ablations.reporting.markdown import SURVEY_BLOCK, markdown_table  # noqa: E402
 from ablations.reporting.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
 from ablations.runs.run_record import RunRecord, ablation_dir  # noqa: E402
 from models.survey import rules_markdown  # noqa: E402
@@ -42,16 +35,6 @@ def _pm(mean: float, low: float, high: float, digits: int) -> str:
         return "–"
     exact = math.isnan(low) or low == high  # one seed, or the same on every seed (sizes from the config)
     return f"{mean:.{digits}f}" if exact else f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
-
-
-def _signed(value: float, digits: int) -> str:
-    return "–" if math.isnan(value) else f"{value:+.{digits}f}"
-
-
-def _ci(low: float, high: float, digits: int) -> str:
-    if low == high:
-        return "exact"  # the same difference on every seed
-    return "–" if math.isnan(low) else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
 def _order(ablation: Ablation) -> list[str]:
@@ -83,69 +66,10 @@ def _differences(ablation: Ablation, table: pd.DataFrame, kinds: tuple[str, ...]
     metrics, rows = _metrics(kinds), []
     for variant, part in table[table["variant"] != ablation.baseline].groupby("variant", sort=False):
         by_metric = part.set_index("metric")
-        cells = [f"{_signed(r.diff_mean, m.digits)} {_ci(r.diff_low, r.diff_high, m.digits)}".replace(" –", "")
+        cells = [f"{signed(r.diff_mean, m.digits)} {ci(r.diff_low, r.diff_high, m.digits)}".replace(" –", "")
                  .replace(" exact", "") for m in metrics for r in [by_metric.loc[m.name]]]
         rows.append([variant, str(int(part["pairs"].iloc[0])), *cells])
     return markdown_table(["variant", "pairs", *(m.heading for m in metrics)], rows)
-
-
-def _effect(row) -> str:
-    """The claim's effect with its CI, in the metric's units ('relative' for a speed ratio − 1)."""
-    if row.unit == "relative":
-        return "–" if math.isnan(row.diff_mean) else f"{row.diff_mean:+.1%} [{row.diff_low:+.1%}, {row.diff_high:+.1%}]"
-    digits = METRICS[row.metric].digits
-    ci = _ci(row.diff_low, row.diff_high, digits)
-    return f"{_signed(row.diff_mean, digits)} {ci}".replace(" –", "")
-
-
-def _settles(row) -> str:
-    """What would settle an inconclusive claim."""
-    if row.seeds_needed == math.inf:
-        return "fewer than two pairs: run more seeds"
-    if isinstance(row.seeds_needed, float) and math.isnan(row.seeds_needed):
-        return "its effect lies at the margin; more pairs would not make it hold"
-    unit = "rounds" if row.unit == "relative" else "pairs"
-    needed = "more than 1,000" if row.seeds_needed >= 1000 else str(int(row.seeds_needed))
-    if row.direction in ("matches", "not_higher"):
-        return f"{needed} {unit} would tell this effect from the margin with 80% power"
-    target = f"{row.target:.0%}" if row.unit == "relative" else f"{row.target:g}"
-    if row.pairs >= row.seeds_needed:
-        return f"these {int(row.pairs)} {unit} detect {target} with 80% power: an effect that large is unlikely"
-    return f"{needed} {unit} would detect {target} with 80% power"
-
-
-def _verdict(row) -> str:
-    """The verdict, and for an inconclusive one what would settle it."""
-    text = f"**{row.verdict}**"
-    if row.verdict == "inconclusive":
-        text += ": " + _settles(row)
-    return text + (f" ({row.note.removeprefix('not scored: ')})" if row.note and row.verdict != "inconclusive" else "")
-
-
-def _where(row) -> str:
-    if row.unit == "relative":
-        return f"{row.preset}, speed benchmark on {row.device}{', compiled' if row.compiled else ''}" if row.preset else "–"
-    return f"{row.preset}, lr {row.lrs}, {int(row.pairs)} pairs"
-
-
-def _claims(claims: pd.DataFrame) -> str:
-    """One row per claim and comparison group: the effect, what the seeds could detect, what the target needs."""
-    rows = []
-    for row in claims.itertuples():
-        metric = METRICS[row.metric]
-        relative = row.unit == "relative"
-        fmt = (lambda x: f"{x:.1%}") if relative else metric.format
-        bound = f" (margin ±{fmt(row.margin)})" if row.direction == "matches" else (
-            f" (margin {fmt(row.margin)})" if row.direction == "not_higher" else "")
-        minus = f" − ({row.minus})" if row.minus else ""
-        detectable = "–" if math.isnan(row.detectable) else fmt(row.detectable)
-        needed = count_cell(row.seeds_needed)
-        rows.append([row.says, f"{row.treatment} − {row.baseline}{minus}", f"{metric.heading}, {row.direction}{bound}",
-                     _where(row), _effect(row), detectable, f"{fmt(row.target)} → {needed}", row.paper,
-                     f"**{row.verdict}**", row.note])
-    header = ["claim", "contrast", "metric, direction", "where", "effect [95% CI]", "detectable (80% power)",
-              "target → seeds needed", "paper", "verdict", "note"]
-    return markdown_table(header, rows)
 
 
 def _section(ablation: Ablation, runs: pd.DataFrame, table: pd.DataFrame, figures: list[str]) -> str:
@@ -203,20 +127,26 @@ def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[
 def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     """Write table.md (claims first), table.csv, claims.csv, the figures of each comparison group and of each
     LR sweep; return the paths."""
+    return _write_report(ablation, results_dir)[0]
+
+
+def _write_report(ablation: Ablation, results_dir: str | Path) -> tuple[list[Path], list[Verdict]]:
+    """write_report, also returning its verdicts; the runs that count are resolved once, here."""
     runs = load_runs(results_dir, ablation.name)
     out = Path(results_dir) / "reports" / ablation.name
     speed = load_speed(out)
     if runs.empty and speed.empty:
-        where = ablation_dir(results_dir, ablation.name)
-        raise FileNotFoundError(f"no finished runs of {ablation.name} under {where}; run `ablate run {ablation.name}` first")
+        folder = ablation_dir(results_dir, ablation.name)
+        raise FileNotFoundError(f"no finished runs of {ablation.name} under {folder}; run `ablate run {ablation.name}` first")
     out.mkdir(parents=True, exist_ok=True)
-    claims = judge(runs, ablation, speed)
+    counted = current(runs, ablation)
+    found = verdicts(counted, ablation, speed)
     sections, written = [], []
-    table = compare(runs, ablation) if not runs.empty else pd.DataFrame()
+    table = compare(counted, ablation) if not runs.empty else pd.DataFrame()
     if not table.empty:
         histories = dict(list(load_history(results_dir, ablation.name, runs).groupby(GROUP)))
-        group_runs = dict(list(current(runs, ablation).groupby(GROUP)))
-        newest = {key: runs["finished_at"].max() for key, runs in group_runs.items()}
+        group_runs = dict(list(counted.groupby(GROUP)))
+        newest = {key: part["finished_at"].max() for key, part in group_runs.items()}
         for key, part in sorted(table.groupby(GROUP, sort=True), key=lambda item: newest[item[0]], reverse=True):
             preset, corpus, design, lr = key  # the newest results first: a user's own runs before older ones
             figures = []
@@ -229,13 +159,12 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
                 figures.append(path.name)
                 written.append(path)
             sections.append(_section(ablation, group_runs[key], part, figures))
-        sweep_sections, sweep_figures = _sweep_sections(ablation, runs, out)
+        sweep_sections, sweep_figures = _sweep_sections(ablation, counted, out)
         sections += sweep_sections
         written += sweep_figures
         table.to_csv(out / "table.csv", index=False)  # only with runs of the declared variants
     header = f"# {ablation.name}\n\nHeadline: {ablation.headline}. Source: {ablation.source}."
-    left_out = len(runs) - len(current(runs, ablation)) if not runs.empty else 0
-    if left_out:
+    if left_out := len(runs) - len(counted):
         header += f"\n\n{left_out} run(s) of older or dropped variant definitions are left out."
     if unfinished := sum(not record.is_done for record in RunRecord.every(results_dir, ablation.name)):
         header += (f"\n\n{unfinished} run(s) have no results yet (queued, running, interrupted, failed or cancelled): "
@@ -245,10 +174,10 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
         header += "\n\nSpeed measurements beside this report: " + ", ".join(benchmarks) + "."
     claims_text = ("## Claims\n\nEach fixed before the runs; effects are treatment − baseline paired by seed (speed: by "
                    "benchmark round), with 95% CIs. 'Detectable' is the smallest effect these pairs find with 80% "
-                   "power; 'seeds needed' what the claim's target needs.\n\n" + _claims(claims)) if not claims.empty else ""
+                   "power; 'seeds needed' what the claim's target needs.\n\n" + claims_table(found)) if found else ""
     (out / "table.md").write_text("\n\n".join(filter(None, [header, claims_text, *sections])) + "\n")
-    claims.to_csv(out / "claims.csv", index=False)
-    return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not table.empty else []), *written]
+    frame(found).to_csv(out / "claims.csv", index=False)
+    return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not table.empty else []), *written], found
 
 
 def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
@@ -293,19 +222,16 @@ def _overview_rows(ablations: list[Ablation], results_dir: str | Path) -> list[l
     for ablation in ablations:
         link = f"[report](reports/{ablation.name}/table.md)"
         try:
-            write_report(ablation, results_dir)
+            found = _write_report(ablation, results_dir)[1]
         except FileNotFoundError:
             rows += [[f"**{ablation.name}**: {claim.says}", claim.paper, "–", "**not run yet**" + _beyond_tiny(claim),
                       "", "", ""] for claim in ablation.claims]
             continue
-        runs, speed = load_runs(results_dir, ablation.name), load_speed(Path(results_dir) / "reports" / ablation.name)
-        claims = judge(runs, ablation, speed)
-        if claims.empty:
+        if not found:
             rows.append([f"**{ablation.name}**: {ablation.headline}", "", "", "no claim's variants run yet", "", "", link])
-        by_says = {claim.says: claim for claim in ablation.claims}
-        for row in claims.itertuples():
-            rows.append([f"**{ablation.name}**: {row.says}", str(row.paper), _effect(row),
-                         _verdict(row) + _beyond_tiny(by_says[row.says]), _where(row), str(row.corpus_label), link])
+        for v in found:
+            rows.append([f"**{ablation.name}**: {v.claim.says}", str(v.claim.paper), effect(v),
+                         verdict_cell(v) + _beyond_tiny(v.claim), where(v), v.where.corpus_label, link])
     return rows
 
 

@@ -1,0 +1,132 @@
+"""Claims judged on training runs: per comparison group (one LR) or per LR sweep, the paired effect of
+treatment − baseline, and one Verdict each; speed claims go to their paired benchmarks."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ablations.declare.metrics import METRICS
+from ablations.declare.spec import Ablation, Claim
+from ablations.judge.analysis import GROUP, SWEEP_GROUP, current, lr_sensitivity
+from ablations.judge.speed_verdicts import judge_speed
+from ablations.judge.stats import Interval, mean_ci, min_detectable_effect, seeds_for
+from ablations.judge.verdict import COLUMNS, CONTRADICTED, NO_EFFECT, NOT_RUN, NOT_SCORED, Verdict, Where, decide
+
+
+def _differences(claim: Claim, arms: dict[str, pd.Series]) -> pd.Series:
+    """Per seed, treatment − baseline, or the interaction (treatment − baseline) − (minus[0] − minus[1])."""
+    diff = arms[claim.treatment] - arms[claim.baseline]
+    if claim.minus:
+        diff = diff - (arms[claim.minus[0]] - arms[claim.minus[1]])
+    return diff.dropna()
+
+
+def _seeds_needed(claim: Claim, diff: Interval, sd: float) -> float:
+    """Pairs that detect the claim's target with 80% power; for a bounded claim (matches, not higher), pairs that
+    tell the observed effect from the margin, NaN when it lies at or beyond the margin (more pairs cannot help)."""
+    if diff.n < 2:
+        return math.inf  # no spread to plan from: run more seeds
+    if not sd > 0:
+        return diff.n
+    if claim.direction in ("matches", "not_higher"):
+        room = claim.margin - (abs(diff.mean) if claim.direction == "matches" else diff.mean)
+        return seeds_for(room, sd) if room > 0 else math.nan
+    return seeds_for(claim.target, sd)
+
+
+def _verdict(claim: Claim, where: Where, diffs: pd.Series, note: str, word: str | None = None) -> Verdict:
+    effect = mean_ci(diffs)
+    sd = float(diffs.std(ddof=1)) if len(diffs) >= 2 else math.nan
+    word = word or (NOT_SCORED if note.startswith("not scored") else decide(claim, effect))
+    return Verdict(claim, where, effect, word, note, sd=sd,
+                   detectable=min_detectable_effect(sd, effect.n) if effect.n >= 2 else math.nan,
+                   seeds_needed=_seeds_needed(claim, effect, sd))
+
+
+def _per_run(claim: Claim, runs: pd.DataFrame) -> list[Verdict]:
+    metric, found = METRICS[claim.metric], []
+    for key, group in runs.groupby(GROUP, sort=True):
+        if not claim.applies_at(key[-1]) or not set(claim.variants) <= set(group["variant"]):
+            continue
+        arm_runs = {v: group[group["variant"] == v].set_index("seed") for v in claim.variants}
+        baseline_trained = arm_runs[claim.baseline]["outcome"] == "trained"
+        arms = {v: r[metric.name].where(r["outcome"] != "diverged") for v, r in arm_runs.items()}
+        notes, word = [], None
+        if claim.minus is None and not baseline_trained.any():
+            notes.append(f"not scored: the baseline {claim.baseline} never trained (diverged or stuck at the unigram level)")
+        elif claim.minus is None:  # pairs whose baseline did not train say nothing about the treatment
+            arms[claim.baseline] = arms[claim.baseline].where(baseline_trained)
+        diffs = _differences(claim, arms)
+        against = metric.kind == "loss" and claim.direction != "higher"  # divergence speaks against "lower or equal"
+        if against and not notes:  # a seed on which only the treatment diverged counts against the claim
+            diverged = {v: set(r.index[r["outcome"] == "diverged"]) for v, r in arm_runs.items()}
+            if diverged[claim.treatment] & set(arm_runs[claim.baseline].index) - diverged[claim.baseline]:
+                notes.append(f"{claim.treatment} diverged where {claim.baseline} did not")
+                word = CONTRADICTED
+        if claim.minus and len(diffs) < len(arm_runs[claim.treatment]):
+            notes.append(f"{len(arm_runs[claim.treatment]) - len(diffs)} seed(s) without all four arms trained or "
+                         "finished left out")
+        notes.append(_size_note(claim, group))
+        where = Where(**dict(zip(GROUP, key)), lrs=f"{key[-1]:g}")
+        found.append(_verdict(claim, where, diffs, "; ".join(filter(None, notes)), word))
+    return found
+
+
+def _sweep(claim: Claim, runs: pd.DataFrame, ablation: Ablation) -> list[Verdict]:
+    table, found = lr_sensitivity(runs, ablation, claim.lrs or ablation.lrs), []  # the declared sweep, not stray LRs
+    if table.empty:
+        return found
+    for key, part in table.groupby(SWEEP_GROUP, sort=True):
+        arms = part.set_index("variant")
+        if not set(claim.variants) <= set(arms.index):
+            continue
+        diffs = _differences(claim, {v: arms.loc[v, "per_seed"] for v in claim.variants})
+        never = [v for v in claim.variants if not arms.loc[v, "trained_somewhere"]]
+        note = f"not scored: {', '.join(never)} never trained at any LR of the sweep" if never else ""
+        best = ", ".join(f"{v} {arms.loc[v, 'best_lr_loss']:.3f}" for v in claim.variants)
+        where = Where(**dict(zip(SWEEP_GROUP, key)), lrs=", ".join(f"{lr:g}" for lr in part["lrs"].iloc[0]))
+        verdict = _verdict(claim, where, diffs, note)
+        found.append(Verdict(claim, where, verdict.effect, verdict.word, "; ".join(filter(None, [note, f"best-LR loss: {best}"])),
+                             sd=verdict.sd, detectable=verdict.detectable, seeds_needed=verdict.seeds_needed))
+    return found
+
+
+def _size_note(claim: Claim, group: pd.DataFrame) -> str:
+    """The parameter difference of treatment and baseline, within one comparison group."""
+    if "params" not in group:
+        return ""
+    params = group.groupby("variant")["params"].first()
+    if {claim.treatment, claim.baseline} <= set(params.index):
+        change = params[claim.treatment] / params[claim.baseline] - 1
+        return f"{claim.treatment} has {change:+.1%} parameters" if abs(change) >= 0.0005 else ""
+    return ""
+
+
+def verdicts(runs: pd.DataFrame, ablation: Ablation, speed: pd.DataFrame | None = None) -> list[Verdict]:
+    """One Verdict per claim and comparison group (per LR; per sweep for an LR sensitivity): the paired effect
+    and its 95% CI, the minimum detectable effect at 80% power, the seeds the target needs, the word and a
+    note. Speed claims are judged on the paired speed benchmark (`speed`), never on training runs."""
+    counted = current(runs, ablation) if not runs.empty else runs
+    found = []
+    for claim in ablation.claims:
+        metric = METRICS[claim.metric]
+        if metric.device_dependent:
+            found += judge_speed(claim, speed)
+            continue
+        if runs.empty:
+            continue
+        mine = [] if counted.empty else _sweep(claim, counted, ablation) if metric.across_runs else _per_run(claim, counted)
+        found += mine or [Verdict(claim, Where(), NO_EFFECT, NOT_RUN, "its variants have no finished runs to pair")]
+    return found
+
+
+def frame(found: list[Verdict]) -> pd.DataFrame:
+    """Verdicts as the rows of claims.csv."""
+    return pd.DataFrame([v.row() for v in found], columns=list(COLUMNS))
+
+
+def judge(runs: pd.DataFrame, ablation: Ablation, speed: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`verdicts` as a frame, one row per verdict: for notebooks and pandas."""
+    return frame(verdicts(runs, ablation, speed))
