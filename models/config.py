@@ -21,6 +21,8 @@ PositionKind = Literal["sinusoidal", "learned", "rope", "alibi", "t5", "none"]
 RopeLayout = Literal["half", "interleaved"]  # rotate halves (GPT-NeoX, LLaMA) or adjacent pairs (GPT-J, Cohere)
 QKNormScope = Literal["head", "all"]  # per head (Gemma 3, Qwen 3) or over the whole projection (OLMo 2)
 LayerKind = Literal["global", "local"]
+# The Llama-style block most of the lecture's comparisons start from: RMSNorm, SwiGLU, RoPE, no biases.
+LLAMA_STYLE = dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.config import ModelConfig
+from models.config import LLAMA_STYLE, ModelConfig
 
-_LLAMA = dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False,
-              tie_embeddings=False, norm_eps=1e-6)
+_LLAMA = dict(**LLAMA_STYLE, tie_embeddings=False, norm_eps=1e-6)
 
 
 @dataclass(frozen=True)
@@ -219,7 +218,8 @@ def spreadsheet_rows() -> list[list[str]]:
         act = {"relu": "ReLU", "gelu": "GeLU", "gelu_tanh": "GeLU", "relu2": "ReLU²", "silu": "SiLU"}[c.activation]
         act = {"ReLU": "ReGLU", "GeLU": "GeGLU", "SiLU": "SwiGLU"}.get(act, act + "-GLU") if c.gated else act
         norm = ("RMSNorm" if c.norm == "rms" else "LayerNorm") + (" (1+w)" if c.norm_scale == "offset" else "")
-        rows.append([f"{a.name} {a.size}", str(a.year), f"{norm}, {c.norm_position.replace('_', '-')}", act, c.block.replace("_", " "),
+        position = c.norm_position.replace("_", "-")
+        rows.append([f"{a.name} {a.size}", str(a.year), f"{norm}, {position}", act, c.block.replace("_", " "),
                      _positions(c), f"{c.effective_n_kv_heads}/{c.n_heads}", f"{c.effective_d_ff / c.d_model:.2f}",
                      f"{c.effective_head_dim * c.n_heads / c.d_model:.2f}", f"{c.d_model / c.n_layers:.0f}", f"{c.vocab_size:,}",
                      _stability(c)])

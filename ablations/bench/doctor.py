@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ablations.training.device import device_name, peak_flops
 from models import ModelConfig, Transformer, training_flops_per_token
+from models.config import LLAMA_STYLE
 
 PLAIN = "plain gpt-2"  # the reference whose attention must run on a fused SDPA kernel
 # Every axis's non-default values, packed into four models, and the plain one (tests/test_compile.py compiles these).
@@ -97,8 +98,7 @@ def check_axes(device: str, compile_too: bool, say=print) -> list[dict]:
 
 def speed_config(preset) -> ModelConfig:
     """The Llama-style model (RMSNorm, SwiGLU, RoPE, no biases) whose tokens/s and MFU the doctor reports."""
-    return ModelConfig(**preset.model, norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False,
-                       linear_bias=False)
+    return ModelConfig(**preset.model, **LLAMA_STYLE)
 
 
 def throughput(config: ModelConfig, batch_size: int, device: str, compile: bool, steps: int = 30) -> dict:

@@ -17,12 +17,13 @@ the same parameters as the two plain ones (within 1%). This ablation absorbed th
 """
 
 from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.variant import llama_style
 
 ABLATION = Ablation(
     name="activations",
     headline="gated MLPs (ReGLU, GeGLU, SwiGLU) beat their plain counterparts at matched parameters",
     source="Shazeer 2020, arXiv 2002.05202; Narang et al. 2021, arXiv 2102.11972; So et al. 2021 (Primer)",
-    base=dict(norm="rms", pos="rope", qkv_bias=False, linear_bias=False, d_ff_multiple=1),
+    base=llama_style(varied=("activation", "gated"), d_ff_multiple=1),
     variants={
         "relu": dict(activation="relu", gated=False),
         "gelu": dict(activation="gelu", gated=False),

@@ -13,6 +13,7 @@ Metric and direction: final validation loss, paired by seed: within ±0.03 nats/
 """
 
 from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.variant import llama_style
 
 BASIN = 0.03
 BASIN_WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: 'a few percent' over the basin, fixed in advance"
@@ -24,8 +25,7 @@ ABLATION = Ablation(
     headline="a wide basin of d_model / n_layers at a fixed parameter budget (100–200 at scale)",
     source="Kaplan et al. 2020, arXiv 2001.08361 (via the lecture); model configs in the lecture's table",
     group="hyperparameters",
-    base=dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False,
-              head_dim=16, d_ff_multiple=16),
+    base=llama_style(head_dim=16, d_ff_multiple=16),
     variants={f"depth_{n}": dict(layers_at_budget=n) for n in (1, 2, 4, 8, 16)},
     baseline="depth_4",
     claims=(

@@ -10,6 +10,7 @@ Kaplan's +1.8%) of the consensus ratio's, paired by seed.
 """
 
 from ablations.declare.spec import Ablation, Claim
+from ablations.declare.variant import llama_style
 
 BASIN = 0.03
 BASIN_WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: the size of Kaplan's ratio-8 penalty"
@@ -25,7 +26,7 @@ ABLATION = Ablation(
     headline="a wide basin of d_ff/d_model around 1–4: 4 for plain MLPs, 8/3 for GLUs",
     source="Kaplan et al. 2020, arXiv 2001.08361 (via the lecture); model configs in the lecture's table",
     group="hyperparameters",
-    base=dict(norm="rms", pos="rope", qkv_bias=False, linear_bias=False, d_ff_multiple=1),
+    base=llama_style(varied=("activation", "gated"), d_ff_multiple=1),
     variants={**_grid("gelu", False, "gelu"), **_grid("silu", True, "swiglu")},
     baseline="gelu_4",
     claims=(

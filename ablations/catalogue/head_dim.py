@@ -8,6 +8,7 @@ The attention projections' parameters scale with the ratio; the tables show them
 """
 
 from ablations.declare.spec import Ablation, Claim
+from ablations.declare.variant import llama_style
 
 MARGIN = 0.03
 WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: 'weak sensitivity', fixed before the runs"
@@ -17,7 +18,7 @@ ABLATION = Ablation(
     headline="head_dim · n_heads = d_model is standard; the loss is weakly sensitive to the ratio",
     source="the lecture's model-config table (T5 16, LaMDA 2, PaLM 1.48, most models 1)",
     group="hyperparameters",
-    base=dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False),
+    base=llama_style(),
     variants={
         "ratio_0.5": dict(head_ratio=0.5),
         "ratio_1": dict(head_ratio=1.0),

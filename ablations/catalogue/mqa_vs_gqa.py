@@ -10,6 +10,7 @@ more than 0.01 nats. Every run's summary records its KV-cache bytes at full cont
 """
 
 from ablations.declare.spec import Ablation, Claim
+from ablations.declare.variant import llama_style
 
 MARGIN_WHY = "0.01 nats/byte: the seed-to-seed noise floor of a single run at this scale"
 
@@ -17,7 +18,7 @@ ABLATION = Ablation(
     name="mqa_vs_gqa",
     headline="GQA matches MHA's loss with a fraction of the KV cache",
     source="Ainslie et al. 2023, arXiv 2305.13245; Shazeer 2019, arXiv 1911.02150",
-    base=dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False, n_heads=8),
+    base=llama_style(n_heads=8),
     variants={
         "mha": dict(n_kv_heads=8), "gqa_4": dict(n_kv_heads=4), "gqa_2": dict(n_kv_heads=2), "mqa": dict(n_kv_heads=1),
         # Shazeer 2019: the K/V parameters GQA saves go to a wider MLP, so the comparison is at equal size too.

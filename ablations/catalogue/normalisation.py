@@ -10,6 +10,7 @@ loss at most 0.05 nats/byte higher; LR sensitivity higher.
 """
 
 from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.variant import llama_style
 
 HIGH_LRS = (3e-3, 1e-2)  # around the tiny preset's 2e-3 and above: where RMSNorm models train best
 LOW_LRS = (1e-3,)
@@ -19,7 +20,7 @@ ABLATION = Ablation(
     headline="without norms training is unstable at the LR best with them, and stable only at a lower LR",
     source="CS336 assignment 1 (2025), layer_norm_ablation; student write-ups (unverified)",
     group="stability",
-    base=dict(norm_position="pre", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False),
+    base=llama_style(varied=("norm",), norm_position="pre"),
     variants={"rmsnorm": dict(norm="rms"), "no_norm": dict(norm="none")},
     baseline="rmsnorm",
     claims=(

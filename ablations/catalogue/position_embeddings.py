@@ -15,6 +15,7 @@ NoPE lower than RoPE. Learned positions cannot run past the context and record n
 """
 
 from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.variant import llama_style
 
 EXTRAPOLATION = 0.05
 EXTRAPOLATION_WHY = "0.05 nats/byte ≈ 3% of the loss: Press et al.'s degradation past L is larger than that"
@@ -23,7 +24,7 @@ ABLATION = Ablation(
     name="position_embeddings",
     headline="RoPE is at least as good as the others at the training length; ALiBi extrapolates past it",
     source="Su et al. 2021; Press et al. 2022, arXiv 2108.12409; Kazemnejad et al. 2023, arXiv 2305.19466",
-    base=dict(norm="rms", activation="silu", gated=True, qkv_bias=False, linear_bias=False),
+    base=llama_style(varied=("pos",)),
     variants={
         "rope": dict(pos="rope"),
         # Vaswani et al. multiply the token embeddings by sqrt(d_model) before adding the sinusoids; without it the

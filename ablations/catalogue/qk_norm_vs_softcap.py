@@ -11,6 +11,7 @@ also records the max attention logit per layer, mean output log Z and loss spike
 """
 
 from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.variant import llama_style
 
 HIGH_LRS = (1e-2, 3e-2)  # where instabilities appear at this scale
 
@@ -18,7 +19,7 @@ ABLATION = Ablation(
     name="qk_norm_vs_softcap",
     headline="QK-norm lowers loss and LR sensitivity more than soft-capping; z-loss keeps log Z near 0",
     source="Rybakov et al. 2024, arXiv 2410.16682; Wortsman et al. 2023, arXiv 2309.14322",
-    base=dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False),
+    base=llama_style(),
     variants={
         "none": {},
         "z_loss": dict(z_loss=1e-4),

@@ -14,13 +14,14 @@ Metrics and directions (paired by seed): weight decay 0.1 − 0, without dropout
 """
 
 from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.variant import llama_style
 
 ABLATION = Ablation(
     name="regularization",
     headline="weight decay helps optimisation (lower end-of-schedule training loss); dropout is unnecessary",
     source="Andriushchenko et al. 2023, arXiv 2310.04415 (via the lecture, unverified); the lecture's config table",
     group="hyperparameters",
-    base=dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False),
+    base=llama_style(),
     variants={
         "wd0_drop0": dict(weight_decay=0.0),
         "wd0.1_drop0": dict(weight_decay=0.1),

@@ -9,12 +9,13 @@ higher by more than 0.02 nats (the "small cost" the claim allows).
 """
 
 from ablations.declare.spec import Ablation, Claim
+from ablations.declare.variant import llama_style
 
 ABLATION = Ablation(
     name="serial_vs_parallel",
     headline="parallel blocks are faster at a small or no loss cost",
     source="Chowdhery et al. 2022 (PaLM), section 2",
-    base=dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False),
+    base=llama_style(),
     variants={"serial": dict(block="serial"), "parallel": dict(block="parallel")},
     baseline="serial",
     claims=(

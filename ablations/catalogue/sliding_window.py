@@ -14,6 +14,7 @@ context, hybrid lower than full. Attention FLOPs per token and KV-cache bytes pe
 """
 
 from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.variant import llama_style
 
 LOCAL = dict(window_fraction=0.25, pos="rope")
 
@@ -22,7 +23,7 @@ ABLATION = Ablation(
     headline="three sliding-window RoPE layers per global NoPE layer keep full attention's loss and extrapolate",
     source="Cohere 2025 (Command A); Meta 2025 (Llama 4); Beltagy et al. 2020 (Longformer)",
     group="attention",
-    base=dict(norm="rms", activation="silu", gated=True, qkv_bias=False, linear_bias=False),
+    base=llama_style(varied=("pos",)),
     variants={
         "full": dict(pos="rope"),
         "sliding": dict(**LOCAL, layer_pattern=("local",)),

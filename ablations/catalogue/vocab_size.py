@@ -14,6 +14,7 @@ Metric and direction (larger − smaller vocabulary, paired by seed): final vali
 """
 
 from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.variant import llama_style
 
 AT_SCALE = ("the 30–50k vocabularies of large models need a larger model and corpus: at tiny the 8k embedding "
             "outweighs the blocks and 1.0M training bytes is little to fit it on")
@@ -23,7 +24,7 @@ ABLATION = Ablation(
     headline="larger vocabularies reach lower loss per byte at equal compute (30–50k tokens at scale)",
     source="the lecture's model-config table (GPT-2/3 50,257; LLaMA 32,000)",
     group="hyperparameters",
-    base=dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False),
+    base=llama_style(),
     variants={
         "bytes": dict(tokenizer="bytes"),
         "bpe_512": dict(tokenizer="bpe:512", equal_compute_with="bytes"),

@@ -12,22 +12,22 @@ from typing import Literal
 from ablations.data.tokenizer import BYTES, vocab_size
 from ablations.declare.metrics import METRICS
 from ablations.declare.presets import Preset
-from ablations.declare.train_config import FIELDS as TRAIN_FIELDS
 from ablations.declare.train_config import TrainConfig
+from ablations.declare.variant import (
+    EQUAL_COMPUTE_WITH,
+    HEAD_RATIO,
+    LAYERS_AT_BUDGET,
+    TOKENIZER,
+    WARMUP_FRACTION,
+    WINDOW_FRACTION,
+    Overrides,
+)
 from models import ModelConfig
 from models.accounting import training_flops_per_token, width_at_budget
 
 Direction = Literal["lower", "higher", "not_higher", "matches"]
 Group = Literal["architecture", "attention", "stability", "hyperparameters"]  # the lecture's order of topics
 GROUPS: tuple[Group, ...] = typing.get_args(Group)
-# Overrides relative to the preset, resolved to absolute fields (so run ids hold only the resolved values):
-WARMUP_FRACTION = "warmup_fraction"  # warm-up as a fraction of the preset's steps
-WINDOW_FRACTION = "window_fraction"  # sliding window as a fraction of the preset's context
-HEAD_RATIO = "head_ratio"  # head_dim · n_heads / d_model at the preset's d_model and heads
-LAYERS_AT_BUDGET = "layers_at_budget"  # this depth, the width solved for the preset's non-embedding parameters
-EQUAL_COMPUTE_WITH = "equal_compute_with"  # a variant: train for as many steps as give its training FLOPs
-TOKENIZER = "tokenizer"  # bytes or bpe:N for this variant (sets vocab_size); else the run's --tokenizer
-RELATIVE = frozenset({WARMUP_FRACTION, WINDOW_FRACTION, HEAD_RATIO, LAYERS_AT_BUDGET, EQUAL_COMPUTE_WITH, TOKENIZER})
 LOSS_TARGET = 0.015  # nats/byte: the loss effect directional loss claims plan their seeds for
 LOSS_WHY = "~0.9% of the tiny preset's final loss: the relative size of Narang et al.'s RMSNorm loss effect"
 
@@ -81,47 +81,59 @@ class Ablation:
     name: str
     headline: str  # what the lecture says, one line
     source: str
-    base: dict[str, object]  # architecture fields shared by every variant
-    variants: dict[str, dict[str, object]]  # name → overrides of `base` (ModelConfig or TrainConfig fields)
+    base: dict[str, object]  # fields shared by every variant (architecture, mostly)
+    variants: dict[str, dict[str, object]]  # name → overrides of `base`: architecture, training or relative
     baseline: str  # the reference of the tables' paired differences
     claims: tuple[Claim, ...]
     group: Group = "architecture"
     seeds: int = 3  # every variant's pilot; claim variants get more under --seeds auto
     lrs: tuple[float, ...] = ()  # the LR sweep; empty: the preset's LR only
+    overrides: dict[str, Overrides] = dataclasses.field(init=False, repr=False, compare=False)  # base, then variant
 
     def __post_init__(self) -> None:
         unknown = {v for claim in self.claims for v in claim.variants} - set(self.variants) | {self.baseline} - set(self.variants)
         if unknown:
             raise ValueError(f"Ablation {self.name}: claims name unknown variants {sorted(unknown)}")
+        base = Overrides.sort(f"ablation {self.name}, base", self.base)
+        sorted_ = {v: base.then(Overrides.sort(f"ablation {self.name}, variant {v}", fields))
+                   for v, fields in self.variants.items()}
+        for variant, overrides in sorted_.items():
+            if overrides.relative.get(EQUAL_COMPUTE_WITH, self.baseline) not in self.variants:
+                raise ValueError(f"ablation {self.name}, variant {variant}: {EQUAL_COMPUTE_WITH}="
+                                 f"{overrides.relative[EQUAL_COMPUTE_WITH]!r} is not one of its variants")
+        object.__setattr__(self, "overrides", sorted_)
 
     def tokenizer(self, variant: str, default: str = BYTES) -> str:
         """The variant's own tokeniser, else the run's (`--tokenizer`)."""
-        return self.variants[variant].get(TOKENIZER, default)
+        return self.overrides[variant].relative.get(TOKENIZER, default)
 
     def model_config(self, variant: str, preset: Preset, tokenizer: str = BYTES) -> ModelConfig:
         """Preset size, then the ablation's base, then the variant's overrides; validated here."""
-        fields = {**preset.model, **self.base, **self.variants[variant]}
-        fields["vocab_size"] = vocab_size(self.tokenizer(variant, tokenizer))
-        if WINDOW_FRACTION in fields:
-            context = fields.get("context", ModelConfig.context)
-            fields["sliding_window"] = max(1, round(fields[WINDOW_FRACTION] * context))
-        config = ModelConfig().replace(**{k: v for k, v in fields.items() if k not in TRAIN_FIELDS | RELATIVE})
-        if HEAD_RATIO in fields:
-            config = config.replace(head_dim=round(fields[HEAD_RATIO] * config.d_model / config.n_heads))
-        if LAYERS_AT_BUDGET in fields:
-            config = config.replace(**width_at_budget(config, fields[LAYERS_AT_BUDGET]))
+        overrides = self.overrides[variant]
+        relative = overrides.relative
+        fields = {**preset.model, **overrides.model, "vocab_size": vocab_size(self.tokenizer(variant, tokenizer))}
+        if WINDOW_FRACTION in relative:
+            fields["sliding_window"] = max(1, round(relative[WINDOW_FRACTION] * fields.get("context", ModelConfig.context)))
+        config = ModelConfig().replace(**fields)
+        if HEAD_RATIO in relative:
+            config = config.replace(head_dim=round(relative[HEAD_RATIO] * config.d_model / config.n_heads))
+        if LAYERS_AT_BUDGET in relative:
+            config = config.replace(**width_at_budget(config, relative[LAYERS_AT_BUDGET]))
         return config
 
-    def train_config(self, variant: str, preset: Preset, lr: float | None = None, tokenizer: str = BYTES) -> TrainConfig:
+    def train_config(self, variant: str, preset: Preset, lr: float | None = None, tokenizer: str = BYTES,
+                     models: dict[str, ModelConfig] | None = None) -> TrainConfig:
         """The preset's training, with the variant's training overrides (e.g. no warm-up, or warm-up over a
-        fraction of the run, resolved to steps here so the run id holds only the step count) and the LR."""
-        fields = {**self.base, **self.variants[variant]}
-        overrides = {k: v for k, v in fields.items() if k in TRAIN_FIELDS}
-        if WARMUP_FRACTION in fields:
-            overrides["warmup_steps"] = round(fields[WARMUP_FRACTION] * preset.train.steps)
-        if EQUAL_COMPUTE_WITH in fields:  # same training FLOPs: steps × FLOPs/token, to a whole evaluation interval
-            mine = training_flops_per_token(self.model_config(variant, preset, tokenizer))
-            theirs = training_flops_per_token(self.model_config(fields[EQUAL_COMPUTE_WITH], preset, tokenizer))
-            every = preset.train.eval_every
-            overrides["steps"] = max(every, every * round(preset.train.steps * theirs / mine / every))
-        return dataclasses.replace(preset.train, **overrides, **({"lr": lr} if lr is not None else {}))
+        fraction of the run, resolved to steps here so the run id holds only the step count) and the LR.
+        `models`: the variants' models where the caller has them (equal compute needs two)."""
+        overrides = self.overrides[variant]
+        relative, fields = overrides.relative, dict(overrides.train)
+        if WARMUP_FRACTION in relative:
+            fields["warmup_steps"] = round(relative[WARMUP_FRACTION] * preset.train.steps)
+        if EQUAL_COMPUTE_WITH in relative:  # same training FLOPs: steps × FLOPs/token, to a whole evaluation interval
+            other = relative[EQUAL_COMPUTE_WITH]
+            model = (models or {}).get(variant) or self.model_config(variant, preset, tokenizer)
+            theirs = (models or {}).get(other) or self.model_config(other, preset, tokenizer)
+            mine, theirs, every = training_flops_per_token(model), training_flops_per_token(theirs), preset.train.eval_every
+            fields["steps"] = max(every, every * round(preset.train.steps * theirs / mine / every))
+        return dataclasses.replace(preset.train, **fields, **({"lr": lr} if lr is not None else {}))

@@ -79,4 +79,5 @@ def upgrade(results_dir: Path, dry_run: bool = False) -> Upgrade:
 
 
 def _ablations(results_dir: Path) -> list[str]:
-    return sorted(p.name for p in (Path(results_dir) / "runs").iterdir() if p.is_dir()) if (Path(results_dir) / "runs").is_dir() else []
+    runs = Path(results_dir) / "runs"
+    return sorted(p.name for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []

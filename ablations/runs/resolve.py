@@ -63,7 +63,7 @@ def resolve(ablation: Ablation, preset: str, variants: list[str] | None = None, 
     names = check_variants(ablation, variants) if variants else list(ablation.variants)
     models = {variant: ablation.model_config(variant, settings, tokenizer) for variant in names}
     grid = list(lrs) if lrs else list(ablation.lrs) or [None]
-    trains = {(v, lr): ablation.train_config(v, settings, lr, tokenizer) for lr in grid for v in names}
+    trains = {(v, lr): ablation.train_config(v, settings, lr, tokenizer, models) for lr in grid for v in names}
     extras = [*([tokenizer] if tokenizer != BYTES else []), *(["compile"] if compile else [])]
     return Design(ablation, preset, tokenizer, compile, models, trains,
                   design_identity(settings.model, ablation.base, settings.train.to_dict(), *extras))
