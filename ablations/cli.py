@@ -280,7 +280,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ablations.reporting.report import write_overview, write_report  # matplotlib is slow to import
+    from ablations.reporting.overview import write_overview  # matplotlib is slow to import
+    from ablations.reporting.report import write_report
 
     if args.all:
         path = write_overview(list(all_ablations().values()), _results_dir(args.results_dir))

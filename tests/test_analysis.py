@@ -9,7 +9,9 @@ from ablations.declare.spec import Ablation, Claim
 from ablations.judge.analysis import compare, current, load_runs, lr_sensitivity
 from ablations.judge.claims import judge
 from ablations.judge.stats import paired_difference_ci
-from ablations.reporting.report import write_overview, write_report
+from ablations.reporting.overview import write_overview
+from ablations.reporting.report import write_report
+from ablations.runs.resolve import resolve
 from ablations.runs.run_record import RunRecord
 
 B_IS_BETTER = Claim(says="b is better", treatment="b", baseline="a", metric="final_val_loss", direction="lower",
@@ -98,7 +100,8 @@ def test_lr_sensitivity_is_the_mean_gap_to_the_best_lr_with_divergence_capped_at
     table = (tmp_path / "reports" / "a" / "table.md").read_text()
     assert "## LR sweep · preset `tiny` · corpus `x@1` · lr 0.001, 0.003, 0.01" in table
     assert "**a**: b is less LR-sensitive" in overview and "tiny, lr 0.001, 0.003, 0.01, 3 pairs" in overview
-    assert (tmp_path / "reports" / "a" / "tiny-x-1-d-lr-sweep.png").read_bytes()[:4] == b"\x89PNG"
+    design = resolve(claimed, "tiny").hash  # counted runs take today's design hash
+    assert (tmp_path / "reports" / "a" / f"tiny-x-1-{design}-lr-sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_a_variant_that_never_trains_is_not_scored_as_lr_insensitive(tmp_path):
@@ -181,3 +184,29 @@ def test_runs_trained_under_a_bpe_tokenizer_count_as_their_variant(tmp_path):
     bpe = [_run(v, s, 2.0, unigram=9.9) | {"model": MODEL | {"vocab_size": 512}, "tokenizer": "bpe:512"} for v in "ab" for s in range(2)]
     mislabelled = [_run("a", 9, 2.0, unigram=9.9) | {"model": MODEL | {"vocab_size": 512}, "tokenizer": "bytes"}]
     assert len(current(_frame(bpe + mislabelled, tmp_path), ABLATION)) == 4
+
+
+def test_a_reference_folder_counts_only_runs_from_a_clean_committed_tree(tmp_path):
+    clean, dirty = "a" * 40, "b" * 40 + "-dirty"
+    runs = [_run(v, s, 2.0 + (0.1 if v == "b" else 0) + 0.01 * s) | {"git_commit": clean} for v in "ab" for s in range(3)]
+    runs += [_run("b", 3, 1.0) | {"git_commit": dirty}, _run("a", 3, 2.0) | {"git_commit": "unknown"}]
+    assert len(current(_frame(runs, tmp_path), ABLATION)) == 8  # your own folder: every run counts
+    (tmp_path / "reference-runs.md").write_text("reference")
+    loaded = _frame(runs, tmp_path)
+    assert sorted(loaded["provenance"]) == ["clean"] * 6 + ["dirty", "unknown"]
+    assert len(current(loaded, ABLATION)) == 6
+    (row,) = judge(loaded, ABLATION).itertuples()
+    assert row.pairs == 3 and row.diff_mean == pytest.approx(0.1)
+    report = write_report(ABLATION, tmp_path)[0].read_text()
+    assert "2 run(s) trained from an uncommitted or unrecorded tree are left out" in report
+    assert "dirty: 1 b; unknown: 1 a" in report
+
+
+def test_designs_that_differ_only_by_the_schema_they_were_stored_under_are_one_group(tmp_path):
+    """Seeds 0-2 stored under an older design hash, seeds 3-5 under today's: the same configs, one comparison."""
+    runs = [_run(v, s, 2.0 + (0.05 if v == "b" else 0) + 0.01 * s, design="old" if s < 3 else "new")
+            for v in "ab" for s in range(6)]
+    counted = current(_frame(runs, tmp_path), ABLATION)
+    assert set(counted["design"]) == {resolve(ABLATION, "tiny").hash} and len(counted) == 12
+    (row,) = judge(counted, ABLATION).itertuples()
+    assert row.pairs == 6

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -5,8 +6,7 @@ from conftest import SHAKESPEARE, ablate
 
 from ablations import cli
 from ablations.catalogue import all_ablations
-from ablations.declare.spec import Ablation
-from ablations.reporting.report import write_overview
+from ablations.reporting.overview import write_overview
 from ablations.runs.run_record import RunRecord
 
 
@@ -91,7 +91,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_submitted(args, message, tmp_p
 
 def test_invalid_config_fails_naming_the_field_before_any_job(monkeypatch, tmp_path, capsys):
     good = all_ablations()["rmsnorm_vs_layernorm"]
-    bad = Ablation(**{**good.__dict__, "variants": {**good.variants, "rmsnorm": {"norm": "rms", "n_heads": 3}}})
+    bad = dataclasses.replace(good, variants={**good.variants, "rmsnorm": {"norm": "rms", "n_heads": 3}})
     monkeypatch.setattr(cli, "get_ablation", lambda name: bad)
     assert cli.main(["run", "rmsnorm_vs_layernorm", "--executor", "debug", "--results-dir", str(tmp_path)]) == 2
     assert "ModelConfig.n_heads=3 must divide d_model" in capsys.readouterr().err

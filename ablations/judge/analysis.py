@@ -23,6 +23,7 @@ GROUP = ["preset", "corpus_label", "design", "lr"]
 SWEEP_GROUP = ["preset", "corpus_label", "design"]  # GROUP without the LR: a sweep spans LRs
 # A run that ends within this of a unigram model's loss learned byte frequencies and nothing of context.
 DID_NOT_TRAIN_MARGIN = 0.1  # nats/byte
+REFERENCE_MARKER = "reference-runs.md"  # its presence makes a results folder a reference one
 COUNTED = "counted_for"  # frame attribute: the ablation (its repr) whose `current` runs these are
 
 
@@ -48,9 +49,26 @@ def load_runs(results_dir: str | Path, ablation: str) -> pd.DataFrame:
             frame[metric.name] = raw.map(metric.value).astype(float)
         frame["lr"] = frame["train"].map(lambda train: train["lr"])
         frame["outcome"] = _outcomes(frame)
+        frame["provenance"] = (frame["git_commit"] if "git_commit" in frame else pd.Series(None, index=frame.index)).map(
+            provenance)
+        frame["eligible"] = frame["provenance"].eq("clean") | (not is_reference(results_dir))
         frame = frame.sort_values("finished_at", ignore_index=True)
         frame["superseded"] = frame.duplicated([*GROUP, "variant", "seed"], keep="last")
     return frame
+
+
+def provenance(commit: object) -> str:
+    """clean: trained from a committed tree; dirty: from uncommitted edits on top of one; unknown: no commit."""
+    text = str(commit)
+    base = text.removesuffix("-dirty")
+    if len(base) != 40 or any(c not in "0123456789abcdef" for c in base):
+        return "unknown"
+    return "dirty" if text.endswith("-dirty") else "clean"
+
+
+def is_reference(results_dir: str | Path) -> bool:
+    """A folder of reference runs (the committed results/) counts only runs trained from a clean, committed tree."""
+    return (Path(results_dir) / REFERENCE_MARKER).is_file()
 
 
 def load_history(results_dir: str | Path, ablation: str, runs: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -74,23 +92,32 @@ def _outcomes(runs: pd.DataFrame) -> pd.Series:
 def current(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
     """The runs that count: of a declared variant, built and trained as the variant is declared today (a
     variant whose warm-up or architecture changed leaves its older runs out), and of those the latest per
-    (group, variant, seed). One resolution per (preset, tokenizer); configs compare as run ids do (fields at
-    their defaults left out, so a field a stored run predates counts as its default)."""
+    (group, variant, seed); in a reference folder, only runs from a clean, committed tree. One resolution per
+    (preset, tokenizer, compile); configs compare as run ids do (fields at their defaults left out, so a field a
+    stored run predates counts as its default), and a counted run takes today's design hash, so designs that
+    differ only by the schema they were stored under are one group."""
     if runs.empty or runs.attrs.get(COUNTED) == repr(ablation):
         return runs
     declared = runs["variant"].isin(list(ablation.variants))
     stored = runs["tokenizer"] if "tokenizer" in runs else pd.Series(BYTES, index=runs.index)
-    tokenizers = stored.where(stored.map(lambda t: isinstance(t, str)), BYTES)  # runs from before the field: bytes
-    keep = declared.copy()
-    for (preset, tokenizer), part in runs[declared].assign(_tok=tokenizers).groupby(["preset", "_tok"]):
+    # The run's --tokenizer: the stored one, but bytes (the default) for runs from before the field and for a
+    # variant that declares its own (whose stored tokenizer is its own, whatever --tokenizer said).
+    own = runs["variant"].map(lambda v: v in ablation.variants and ablation.tokenizer(v, "") != "")
+    tokenizers = stored.where(stored.map(lambda t: isinstance(t, str)) & ~own, BYTES)
+    eligible = runs["eligible"] if "eligible" in runs else pd.Series(True, index=runs.index)
+    keep, design = declared & eligible, runs["design"].copy()
+    compiled = runs["compile"].fillna(False).astype(bool) if "compile" in runs else pd.Series(False, index=runs.index)
+    for (preset, tokenizer, compile), part in runs[keep].assign(_tok=tokenizers, _c=compiled).groupby(["preset", "_tok", "_c"]):
         if preset not in PRESETS:
             continue  # a preset we do not know: trust the name
-        keys = resolve(ablation, preset, lrs=sorted(set(part["lr"])), tokenizer=tokenizer).keys()
+        resolved = resolve(ablation, preset, lrs=sorted(set(part["lr"])), tokenizer=tokenizer, compile=compile)
+        keys = resolved.keys()
         stored = [config_key(model if isinstance(model, dict) else {}, train)
                   for model, train in zip(part["model"], part["train"])]
         keep[part.index] = [keys.get((v, lr)) == key for v, lr, key in zip(part["variant"], part["lr"], stored)]
-    ok = runs[keep]
-    counted = ok[~ok.duplicated([*GROUP, "variant", "seed"], keep="last")].copy()
+        design[part.index] = resolved.hash  # a design stored under an older schema is today's when its configs are
+    ok = runs.assign(design=design)[keep]
+    counted = ok[~ok.duplicated([*GROUP, "variant", "seed"], keep="last")].assign(superseded=False)
     counted.attrs[COUNTED] = repr(ablation)  # passed on, these are not resolved again (attrs are copied, so a string)
     return counted
 

@@ -20,7 +20,7 @@ NO_EFFECT = Interval(math.nan, math.nan, math.nan, 0)
 # The columns of a verdict's row in claims.csv and the judge's frame, in this order.
 COLUMNS = ("preset", "corpus_label", "design", "lr", "lrs", "says", "metric", "unit", "direction", "margin", "target",
            "treatment", "baseline", "minus", "paper", "diff_mean", "diff_low", "diff_high", "pairs", "sd",
-           "detectable", "seeds_needed", "verdict", "note", "device", "compiled")
+           "detectable", "seeds_needed", "verdict", "note", "device", "compiled", "ci_kind", "registered", "exploratory")
 
 
 def decide(claim: Claim, effect: Interval) -> str:
@@ -75,6 +75,9 @@ class Verdict:
     sd: float = math.nan
     detectable: float = math.nan
     seeds_needed: float = math.nan
+    ci_kind: str = "t"  # "t": paired Student t; "Stein": the two-stage interval, after a second stage
+    registered: str = ""  # "pre-registered", "post hoc COMMIT", "uncommitted" or "unknown" (judge/registration.py)
+    exploratory: bool = False  # judged on seeds that had finished before the claim took its form: shown apart
 
     def __post_init__(self) -> None:
         if self.word not in WORDS:
@@ -103,4 +106,5 @@ class Verdict:
             baseline=claim.baseline, minus=" − ".join(claim.minus) if claim.minus else "", paper=claim.paper,
             diff_mean=self.effect.mean, diff_low=self.effect.low, diff_high=self.effect.high, pairs=self.effect.n,
             sd=self.sd, detectable=self.detectable, seeds_needed=self.seeds_needed, verdict=self.word, note=self.note,
-            device=where.device, compiled=where.compiled)
+            device=where.device, compiled=where.compiled, ci_kind=self.ci_kind, registered=self.registered,
+            exploratory=self.exploratory)

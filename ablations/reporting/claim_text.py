@@ -56,7 +56,7 @@ def where(v: Verdict) -> str:
     w = v.where
     if v.is_speed:
         return f"{w.preset}, speed benchmark on {w.device}{', compiled' if w.compiled else ''}" if w.preset else "–"
-    return f"{w.preset}, lr {w.lrs}, {v.pairs} pairs"
+    return f"{w.preset}, lr {w.lrs}, {v.pairs} pairs ({v.ci_kind})" if w.preset else "–"
 
 
 def claims_table(found: list[Verdict]) -> str:
@@ -71,7 +71,8 @@ def claims_table(found: list[Verdict]) -> str:
         detectable = "–" if math.isnan(v.detectable) else fmt(v.detectable)
         rows.append([claim.says, f"{claim.treatment} − {claim.baseline}{minus}",
                      f"{metric.heading}, {claim.direction}{bound}", where(v), effect(v), detectable,
-                     f"{fmt(claim.target)} → {count_cell(v.seeds_needed)}", claim.paper, f"**{v.word}**", v.note])
-    header = ["claim", "contrast", "metric, direction", "where", "effect [95% CI]", "detectable (80% power)",
-              "target → seeds needed", "paper", "verdict", "note"]
+                     f"{fmt(claim.target)} → {count_cell(v.seeds_needed)}", claim.paper, f"**{v.word}**", v.registered,
+                     v.note])
+    header = ["claim", "contrast", "metric, direction", "where (pairs, CI)", "effect [95% CI]", "detectable (80% power)",
+              "target → seeds needed", "paper", "verdict", "registered", "note"]
     return markdown_table(header, rows)

@@ -13,19 +13,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ablations.declare.metrics import METRICS, PER_RUN, Metric  # noqa: E402
-from ablations.declare.spec import GROUPS, Ablation  # noqa: E402
+from ablations.declare.spec import Ablation  # noqa: E402
 from ablations.judge.analysis import GROUP, SWEEP_GROUP, capped_loss, compare, current, load_history, load_runs, lr_sensitivity  # noqa: E402, E501
 from ablations.judge.claims import frame, verdicts  # noqa: E402
 from ablations.judge.speed_verdicts import CSV_PREFIX, load_speed  # noqa: E402
 from ablations.judge.verdict import Verdict  # noqa: E402
-from ablations.reporting.claim_text import ci, claims_table, effect, signed, verdict_cell, where  # noqa: E402
-from ablations.reporting.markdown import SURVEY_BLOCK, markdown_table  # noqa: E402
+from ablations.reporting.claim_text import ci, claims_table, signed  # noqa: E402
+from ablations.reporting.markdown import markdown_table  # noqa: E402
 from ablations.reporting.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
 from ablations.runs.run_record import RunRecord, ablation_dir  # noqa: E402
-from models.survey import rules_markdown  # noqa: E402
 
 _PLOTS = (("loss", plot_losses), ("grad_norm", plot_grad_norm), ("layer_grad_norms", plot_layer_grad_norms))
-_BENCHMARKS = ("op_profile-", "decode-")  # written by `ablate profile` and `ablate decode-bench`, named by preset
+BENCHMARKS = ("op_profile-", "decode-")  # written by `ablate profile` and `ablate decode-bench`, named by preset
 _SENSITIVITY = METRICS["lr_sensitivity"]
 _TABLES = {"loss and stability": ("loss", "stability"), "speed, memory and size": ("speed", "size")}
 
@@ -127,10 +126,10 @@ def _sweep_sections(ablation: Ablation, runs: pd.DataFrame, out: Path) -> tuple[
 def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     """Write table.md (claims first), table.csv, claims.csv, the figures of each comparison group and of each
     LR sweep; return the paths."""
-    return _write_report(ablation, results_dir)[0]
+    return write_report_and_verdicts(ablation, results_dir)[0]
 
 
-def _write_report(ablation: Ablation, results_dir: str | Path) -> tuple[list[Path], list[Verdict]]:
+def write_report_and_verdicts(ablation: Ablation, results_dir: str | Path) -> tuple[list[Path], list[Verdict]]:
     """write_report, also returning its verdicts; the runs that count are resolved once, here."""
     runs = load_runs(results_dir, ablation.name)
     out = Path(results_dir) / "reports" / ablation.name
@@ -144,7 +143,7 @@ def _write_report(ablation: Ablation, results_dir: str | Path) -> tuple[list[Pat
     sections, written = [], []
     table = compare(counted, ablation) if not runs.empty else pd.DataFrame()
     if not table.empty:
-        histories = dict(list(load_history(results_dir, ablation.name, runs).groupby(GROUP)))
+        histories = dict(list(load_history(results_dir, ablation.name, counted).groupby(GROUP)))
         group_runs = dict(list(counted.groupby(GROUP)))
         newest = {key: part["finished_at"].max() for key, part in group_runs.items()}
         for key, part in sorted(table.groupby(GROUP, sort=True), key=lambda item: newest[item[0]], reverse=True):
@@ -164,76 +163,37 @@ def _write_report(ablation: Ablation, results_dir: str | Path) -> tuple[list[Pat
         written += sweep_figures
         table.to_csv(out / "table.csv", index=False)  # only with runs of the declared variants
     header = f"# {ablation.name}\n\nHeadline: {ablation.headline}. Source: {ablation.source}."
-    if left_out := len(runs) - len(counted):
-        header += f"\n\n{left_out} run(s) of older or dropped variant definitions are left out."
+    header += _left_out(runs, counted)
     if unfinished := sum(not record.is_done for record in RunRecord.every(results_dir, ablation.name)):
         header += (f"\n\n{unfinished} run(s) have no results yet (queued, running, interrupted, failed or cancelled): "
                    f"`ablate status {ablation.name}` shows which, with the log of each failure.")
-    benchmarks = [f"[{p.name}]({p.name})" for p in sorted(out.glob("*.md")) if p.name.startswith((CSV_PREFIX, *_BENCHMARKS))]
+    benchmarks = [f"[{p.name}]({p.name})" for p in sorted(out.glob("*.md")) if p.name.startswith((CSV_PREFIX, *BENCHMARKS))]
     if benchmarks:
         header += "\n\nSpeed measurements beside this report: " + ", ".join(benchmarks) + "."
-    claims_text = ("## Claims\n\nEach fixed before the runs; effects are treatment − baseline paired by seed (speed: by "
+    confirmatory = [v for v in found if not v.exploratory]
+    claims_text = ("## Claims\n\nEffects are treatment − baseline paired by seed (speed: by "
                    "benchmark round), with 95% CIs. 'Detectable' is the smallest effect these pairs find with 80% "
-                   "power; 'seeds needed' what the claim's target needs.\n\n" + claims_table(found)) if found else ""
+                   "power; 'seeds needed' what the claim's target needs.\n\n" + claims_table(confirmatory)) if found else ""
+    if explored := [v for v in found if v.exploratory]:
+        claims_text += ("\n\n### Exploratory\n\nSeeds on which every run of the claim's variants was trained before the "
+                        "claim took its current form: shown apart, counted in no verdict.\n\n" + claims_table(explored))
     (out / "table.md").write_text("\n\n".join(filter(None, [header, claims_text, *sections])) + "\n")
     frame(found).to_csv(out / "claims.csv", index=False)
     return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not table.empty else []), *written], found
 
 
-def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
-    """results/README.md: one row per claim and comparison group, with links to each report, one table per
-    group of the lecture (architecture, attention, stability, hyperparameters)."""
-    tables = []
-    for group in GROUPS:
-        members = [a for a in ablations if a.group == group]
-        if members:
-            tables += [f"## {group.capitalize()}", markdown_table(
-                ["claim", "paper", "our effect [95% CI]", "verdict", "where", "corpus", "details"],
-                _overview_rows(members, results_dir))]
-    text = "\n\n".join([
-        "# Results",
-        "One row per pre-registered claim and comparison group (preset, corpus, LR), regenerated by "
-        "`ablate report --all` from the runs under `runs/` (each run's config, summary and thinned history are "
-        "committed) and the paired speed benchmarks beside each report. Effects are treatment − baseline, paired by "
-        "seed, with 95% CIs, in nats per byte for losses (the papers' figures are per token of their own "
-        "tokenisers); the verdict rules are in the top-level README.",
-        *tables,
-    ])
-    benchmarks = [f"[{a.name}: {path.stem.replace('_', ' ')}](reports/{a.name}/{path.name})" for a in ablations
-                  for path in sorted((Path(results_dir) / "reports" / a.name).glob("*.md")) if path.name.startswith(_BENCHMARKS)]
-    if benchmarks:
-        text += "\n\nOther speed measurements (no training runs; each names its device): " + ", ".join(benchmarks) + "."
-    path = Path(results_dir) / "README.md"
-    path.write_text(f"{text}\n\n{_survey_section()}\n")
-    return path
-
-
-def _survey_section() -> str:
-    """The lecture's survey claims, counted over configs rather than runs; `ablate archs --write` refills the block."""
-    start, end = SURVEY_BLOCK
-    return ("## Architecture survey\n\nThe lecture's rules of thumb counted over the named architectures of "
-            "`models/zoo.py` (configs, no runs; criteria in `models/survey.py`, the choices side by side in the "
-            "top-level README).\n\n![Each model's choice per axis by release year](reports/architecture_survey.png)"
-            f"\n\n{start}\n{rules_markdown()}\n{end}")
-
-
-def _overview_rows(ablations: list[Ablation], results_dir: str | Path) -> list[list[str]]:
-    rows = []
-    for ablation in ablations:
-        link = f"[report](reports/{ablation.name}/table.md)"
-        try:
-            found = _write_report(ablation, results_dir)[1]
-        except FileNotFoundError:
-            rows += [[f"**{ablation.name}**: {claim.says}", claim.paper, "–", "**not run yet**" + _beyond_tiny(claim),
-                      "", "", ""] for claim in ablation.claims]
-            continue
-        if not found:
-            rows.append([f"**{ablation.name}**: {ablation.headline}", "", "", "no claim's variants run yet", "", "", link])
-        for v in found:
-            rows.append([f"**{ablation.name}**: {v.claim.says}", str(v.claim.paper), effect(v),
-                         verdict_cell(v) + _beyond_tiny(v.claim), where(v), v.where.corpus_label, link])
-    return rows
-
-
-def _beyond_tiny(claim) -> str:
-    return f"; beyond the tiny preset: {claim.beyond_tiny}" if claim.beyond_tiny else ""
+def _left_out(runs: pd.DataFrame, counted: pd.DataFrame) -> str:
+    """Which finished runs the tables leave out, and why."""
+    if runs.empty:
+        return ""
+    ineligible = runs[~runs["eligible"]]
+    text = ""
+    if len(ineligible):
+        kinds = ineligible.groupby("provenance")["variant"].agg(lambda v: ", ".join(f"{n} {k}" for k, n in
+                                                                                  v.value_counts().sort_index().items()))
+        text += (f"\n\n{len(ineligible)} run(s) trained from an uncommitted or unrecorded tree are left out (reference "
+                 "runs count only when trained from a clean, committed tree; rerun them from one): "
+                 + "; ".join(f"{kind}: {variants}" for kind, variants in kinds.items()) + ".")
+    if older := len(runs) - len(ineligible) - len(counted):
+        text += f"\n\n{older} run(s) of older or dropped variant definitions, or repeated seeds, are left out."
+    return text
