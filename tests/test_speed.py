@@ -16,11 +16,11 @@ FASTER = Claim(says="t is faster", treatment="t", baseline="b", metric="step_tim
                why="w")
 
 
-def _benchmark(ratios, device="cpu: test, 2 threads"):
+def _benchmark(ratios, device="cpu: test, 2 threads", compiled=True):
     rounds = range(len(ratios))
     rows = [dict(round=r, variant="b", step_time_s=0.1 * (1 + 0.3 * math.sin(r))) for r in rounds]
     rows += [dict(round=r, variant="t", step_time_s=0.1 * (1 + 0.3 * math.sin(r)) * q) for r, q in zip(rounds, ratios)]
-    return pd.DataFrame(rows).assign(preset="tiny", device=device, threads=2, compiled=False)
+    return pd.DataFrame(rows).assign(preset="tiny", device=device, threads=2, compiled=compiled)
 
 
 def test_the_effect_is_the_geometric_mean_ratio_of_paired_rounds_minus_one():
@@ -37,6 +37,15 @@ def test_the_effect_is_the_geometric_mean_ratio_of_paired_rounds_minus_one():
                    why="w")
     (inverse,) = (v.row() for v in judge_speed(tokens, _benchmark(ratios)))
     assert inverse["diff_mean"] == pytest.approx(math.exp(-np.log(ratios).mean()) - 1) and inverse["verdict"] == "reproduced"
+
+
+def test_an_eager_cpu_benchmark_is_shown_and_not_judged():
+    """Eager CPU kernels measure PyTorch's kernel coverage (a composite RMSNorm backward), not the architecture."""
+    ratios = np.exp(np.random.default_rng(0).normal(np.log(0.9), 0.02, 40))
+    (row,) = (v.row() for v in judge_speed(FASTER, _benchmark(ratios, compiled=False)))
+    assert row["verdict"] == "not scored" and "eager CPU kernels" in row["note"] and row["pairs"] == 40
+    (gpu,) = (v.row() for v in judge_speed(FASTER, _benchmark(ratios, device="cuda: H200", compiled=False)))
+    assert gpu["verdict"] == "reproduced"  # a GPU's eager kernels are fused: judged
 
 
 def test_a_speed_claim_without_a_benchmark_says_how_to_measure_it():

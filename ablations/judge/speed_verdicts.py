@@ -12,9 +12,13 @@ import pandas as pd
 
 from ablations.declare.spec import Claim
 from ablations.judge.stats import Interval, mean_ci, min_detectable_effect, seeds_for
-from ablations.judge.verdict import NO_EFFECT, NOT_MEASURED, Verdict, Where, decide
+from ablations.judge.verdict import NO_EFFECT, NOT_MEASURED, NOT_SCORED, Verdict, Where, decide
 
 CSV_PREFIX = "speed-"
+# Eager CPU kernels are not every variant's fastest path (torch's CPU RMSNorm backward is composite): such a row
+# measures kernel coverage, not the architecture, so it is shown and not judged.
+KERNEL_BOUND = ("not scored: eager CPU kernels, not each variant's fastest path; judged compiled (`ablate speed NAME "
+                "--compile`) or on a GPU")
 
 
 def paired_ratio(frame: pd.DataFrame, treatment: str, baseline: str):
@@ -56,9 +60,11 @@ def judge_speed(claim: Claim, speed: pd.DataFrame | None) -> list[Verdict]:
         effect = Interval(math.expm1(mean), math.expm1(low), math.expm1(high), log_ratio.n)
         threads = part["threads"].iloc[0]
         where = Where(preset=preset, corpus_label="random tokens", device=device, compiled=bool(compiled))
-        found.append(Verdict(claim, where, effect, decide(claim, effect),
-                             f"paired speed benchmark: {device} ({threads} torch threads), "
-                             f"{'compiled' if compiled else 'eager'}, {log_ratio.n} rounds",
+        measured = (f"paired speed benchmark: {device} ({threads} torch threads), "
+                    f"{'compiled' if compiled else 'eager'}, {log_ratio.n} rounds")
+        kernel_bound = str(device).startswith("cpu") and not compiled
+        found.append(Verdict(claim, where, effect, NOT_SCORED if kernel_bound else decide(claim, effect),
+                             f"{KERNEL_BOUND}; {measured}" if kernel_bound else measured,
                              detectable=math.expm1(min_detectable_effect(sd, log_ratio.n)) if sd > 0 else math.nan,
                              seeds_needed=seeds_for(math.log1p(claim.target), sd) if sd > 0 else math.inf))
     return found
