@@ -24,13 +24,15 @@ def _rows(n_train=100, steps=100, diverged=False):
 
 def test_each_reduction_matches_its_definition():
     model = ModelConfig(d_model=32, n_layers=2, n_heads=4, context=16, n_kv_heads=2)
-    measured = {"peak_memory_bytes": 123, "mfu": 0.4, "val_loss_at_2x_context": 2.5, "val_loss_at_4x_context": None}
+    measured = {"peak_memory_bytes": 123, "mfu": 0.4, "val_loss_at_2x_context": 2.5, "val_loss_at_4x_context": None,
+                "val_loss_past_context_at_2x": 2.7, "val_loss_past_context_at_4x": None}
     values = summary_values(_rows(), model, measured=measured)
     timed = range(11, 101)  # steps past the first 10% of the run
     assert values["final_val_loss"] == 2.0 + 1 / 100 and values["best_val_loss"] == 2.0 + 1 / 100
     assert values["final_train_loss"] == pytest.approx(2.0)
     assert values["end_train_loss"] == pytest.approx(statistics.fmean(3.0 - s / 100 for s in range(91, 101)))
     assert values["val_loss_at_2x_context"] == 2.5 and values["val_loss_at_4x_context"] is None
+    assert values["val_loss_past_context_at_2x"] == 2.7 and values["val_loss_past_context_at_4x"] is None
     assert values["mean_log_z"] == pytest.approx(statistics.fmean(timed))
     assert values["tokens_per_s"] == statistics.median(1000.0 + s for s in timed)
     assert values["step_time_s"] == statistics.median(1 / (1000.0 + s) for s in timed)

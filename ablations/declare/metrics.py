@@ -145,6 +145,10 @@ METRICS: dict[str, Metric] = _registry(
            better="lower", measured=True),
     Metric(name="val_loss_at_4x_context", kind="loss", label="val loss at 4× context", unit="nats/byte",
            better="lower", measured=True),
+    Metric(name="val_loss_past_context_at_2x", kind="loss", label="val loss past the context, 2× window",
+           unit="nats/byte", better="lower", measured=True),
+    Metric(name="val_loss_past_context_at_4x", kind="loss", label="val loss past the context, 4× window",
+           unit="nats/byte", better="lower", measured=True),
     Metric(name="final_train_loss", kind="loss", label="final train loss", unit="nats/byte", better="lower",
            from_rows=last("train", "loss")),
     # Stability (Wortsman et al. 2023; Dehghani et al. 2023; PaLM's z-loss).

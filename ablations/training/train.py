@@ -62,6 +62,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
         **spec.describe(),
         **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak, "mfu": _mfu(rows, spec, system.device),
                                                      **extrapolated}),
+        **{name: value for name, value in extrapolated.items() if name not in METRICS},  # the loss-by-position curves
         "steps_done": rows.train[-1]["step"] if rows.train else 0,
         "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),  # the level of "did not train"
         "val_tokens_per_byte": per_byte["val"],
