@@ -45,10 +45,7 @@ class Whole:
         allowed = f"a whole number from {self.low} to {high}" if high is not None else f"a whole number, {self.low} or more"
         allowed += f" ({why})" if why else ""
         allowed += "".join(f", or {word}" for word in self.words)
-        digits = text[1:] if text.startswith("-") else text
-        if not (digits.isascii() and digits.isdigit()):
-            raise Refused(f"give {allowed}")
-        if int(text) < self.low or (high is not None and int(text) > high):
+        if not (text.isascii() and text.isdigit()) or int(text) < self.low or (high is not None and int(text) > high):
             raise Refused(f"give {allowed}")
         return int(text)
 
@@ -202,8 +199,9 @@ class TextSource:
     def parse(self, text: str, args: argparse.Namespace) -> str:
         if text in self.words:
             return text
-        if not text or (why := describe_path(Path(text).expanduser())):
-            raise Refused(f"{why or 'no path given'}; give {', '.join(self.words)}, a text file or a directory of them")
+        why = describe_path(Path(text).expanduser()) if text else "no path given"
+        if why:
+            raise Refused(f"{why}; give {', '.join(self.words)}, a text file or a directory of them")
         return text
 
 
