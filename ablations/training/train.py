@@ -197,8 +197,6 @@ class TrainJob(submitit.helpers.Checkpointable):
     def __call__(self) -> dict | str:
         if self.stop_with is not None:
             stop_with(self.stop_with)
-            if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # inherited from a CLI started with `&`
-                signal.signal(signal.SIGINT, signal.default_int_handler)
         take_threads(self.spec)
         try:
             return train(self.spec)
