@@ -321,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         if (line := storage_fault(error)) is None:
             raise
-        print(f"ablate {args.command}: {line}; finished runs are kept, a stopped run resumes from its last checkpoint; "
-              f"then resume with: {again}", file=sys.stderr)
+        print(f"ablate {args.command}: {line}; finished runs are kept and a stopped one resumes from its last checkpoint; "
+              f"make room (or pick another --results-dir), then resume with: {again}", file=sys.stderr)
         return 1
 
 

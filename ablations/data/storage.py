@@ -53,6 +53,8 @@ def storage_fault(error: OSError, where: str | Path | None = None, needed: int |
     if error.errno not in STORAGE_ERRORS:
         return None
     path = error.filename or where or "the results folder"
+    if where is not None and not Path(str(path)).absolute().is_relative_to(Path(where).absolute()):
+        path = where  # a library's temporary file elsewhere, moved in: the results disk is what is full
     line = f"{STORAGE_ERRORS[error.errno]} writing {path}"
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         line += f" ({megabytes(free_bytes(path))} free there" + (f"; a run needs about {megabytes(needed)}" if needed else "") + ")"

@@ -11,7 +11,7 @@ from typing import Callable
 
 import submitit
 
-from ablations.data.storage import StorageFault
+from ablations.data.storage import StorageFault, free_bytes, megabytes
 from ablations.declare.metrics import PER_RUN
 from ablations.jobs import local_processes
 from ablations.jobs.profiles import Profile, local_threads, submitit_parameters
@@ -207,6 +207,9 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
                     progress.done += 1
                 elif "StorageFault: " in (reason := _reason(error)):
                     raise StorageFault(reason.split("StorageFault: ", 1)[1])
+                elif (free := free_bytes(spec.run_dir)) < spec.disk_bytes:  # too full even for the job's traceback
+                    raise StorageFault(f"no space left on device under {spec.results_dir} ({megabytes(free)} free; a run "
+                                       f"needs about {megabytes(spec.disk_bytes)})")
                 else:
                     progress.failed.append(str(job.paths.stderr))
                     say(f"FAILED {_label(spec)} ({spec.run_id}): {reason}; log: {job.paths.stderr}")

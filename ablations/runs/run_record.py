@@ -22,6 +22,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -171,10 +172,15 @@ class RunRecord:
         return _read_json(self.dir / "summary.json") is not None
 
     def damage(self) -> str | None:
-        """What makes the run damaged (a config or summary that is there but cannot be read), or None."""
+        """What makes the run damaged (a config, summary or checkpoint that is there but cannot be read), or None."""
         broken = [name for name in ("config.json", "summary.json")
                   if (self.dir / name).exists() and _read_json(self.dir / name) is None]
+        broken += [self.checkpoint.name] if self.checkpoint_damaged() else []
         return f"{' and '.join(broken)} cannot be read (cut short or edited)" if broken else None
+
+    def checkpoint_damaged(self) -> bool:
+        """A checkpoint is a zip archive; one cut short has lost its central directory, which is written last."""
+        return self.checkpoint.exists() and not zipfile.is_zipfile(self.checkpoint)
 
     # config, summary and job: one JSON file each, written atomically
     def register(self, described: dict) -> None:

@@ -19,6 +19,7 @@ import lightning as L
 import submitit
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins import TorchCheckpointIO
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ablations.data.batches import TokenDataModule
@@ -32,7 +33,7 @@ from ablations.training.device import device_name, peak_flops
 from ablations.training.extrapolation import long_context_losses
 from ablations.training.run_logger import RunRecordLogger, tensorboard_logger
 from ablations.training.system import LanguageModelSystem
-from models import total_params, training_flops_per_token
+from models import training_flops_per_token
 
 ALREADY_RUNNING = "already running"  # a job's result when another process holds the run
 
@@ -117,18 +118,22 @@ def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
         return record.read_summary()
 
 
-def _checkpoint_step(checkpoint: Path) -> int | None:
-    """The step a checkpoint was saved at; mmap reads that without loading the weights."""
-    if not checkpoint.exists():
+def _checkpoint_step(record) -> int | None:
+    """The step the run's checkpoint was saved at (mmap reads it without loading the weights); None without one. A
+    checkpoint cut short (by a full disk, before saves were atomic) is dropped: the run starts over."""
+    if record.checkpoint_damaged():
+        print(f"the checkpoint {record.checkpoint} is cut short: starting the run over", flush=True)
+        record.drop_checkpoint()
+    if not record.checkpoint.exists():
         return None
-    return torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)["global_step"]
+    return torch.load(record.checkpoint, map_location="cpu", mmap=True, weights_only=True)["global_step"]
 
 
 def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     started = time.perf_counter()
     record = spec.record
     record.register(spec.describe())
-    resume_step = _checkpoint_step(record.checkpoint)
+    resume_step = _checkpoint_step(record)
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # keep job logs to our progress lines
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning vs newer torch, harmless
@@ -145,8 +150,10 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     # Saved after each evaluation, so the checkpoint always includes that evaluation's row.
     saver = ModelCheckpoint(dirpath=record.checkpoint_dir, filename=record.checkpoint.stem, save_top_k=1,
                             enable_version_counter=False)
+    layout = _cluster_layout()
+    layout["plugins"] = [*layout.get("plugins", []), AtomicCheckpointIO()]
     trainer = L.Trainer(
-        **_cluster_layout(),
+        **layout,
         max_steps=spec.train.steps,
         val_check_interval=spec.train.eval_every,
         check_val_every_n_epoch=None,
@@ -181,10 +188,18 @@ def stop_with(parent: int, poll_s: float = 2.0) -> None:
     threading.Thread(target=watch, daemon=True, name="stop-with-cli").start()
 
 
-def run_bytes(spec: RunSpec) -> int:
-    """About what a run writes: its checkpoint (fp32 weights and AdamW's two moments, saved beside the previous one
-    while it is replaced) and its record (~1 kB a step, in metrics, history and TensorBoard)."""
-    return 2 * 12 * total_params(spec.model) + 1000 * spec.train.steps
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Save to a temporary file, then rename: a disk that fills mid-save leaves the previous checkpoint whole."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            super().save_checkpoint(checkpoint, partial, storage_options)
+            os.replace(partial, path)
+        except OSError:
+            partial.unlink(missing_ok=True)
+            raise
 
 
 class TrainJob(submitit.helpers.Checkpointable):
@@ -203,6 +218,6 @@ class TrainJob(submitit.helpers.Checkpointable):
         except AlreadyTraining:
             return ALREADY_RUNNING
         except OSError as error:
-            if (line := storage_fault(error, self.spec.run_dir, run_bytes(self.spec))) is None:
+            if (line := storage_fault(error, self.spec.run_dir, self.spec.disk_bytes)) is None:
                 raise
             raise StorageFault(line) from None
