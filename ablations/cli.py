@@ -48,7 +48,8 @@ def _describe(ablation: Ablation) -> None:
         role = " (baseline)" if name == ablation.baseline else ""
         print(f"  variant:  {name}{role}: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
     for claim in ablation.claims:
-        print(f"  claim:    {claim.says} ({claim.treatment} vs {claim.baseline}, {claim.metric}, {claim.direction})")
+        margin = f" (margin {claim.margin:g})" if claim.margin else ""
+        print(f"  claim:    {claim.says} ({claim.treatment} vs {claim.baseline}, {claim.metric} {claim.direction}{margin})")
     lrs = ", ".join(f"{lr:g}" for lr in ablation.lrs) or "the preset's"
     print(f"  seeds:    {ablation.seeds} by default; LRs: {lrs}\n")
 

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 
 import pytest
 from conftest import SHAKESPEARE, ablate
@@ -119,6 +120,10 @@ def test_list_shows_ablations_variants_and_claims():
     assert listed.returncode == 0
     assert "rmsnorm_vs_layernorm" in listed.stdout and "variant:  layernorm (baseline): norm=layer" in listed.stdout
     assert "RMSNorm is faster than LayerNorm" in listed.stdout and "smoke:" in listed.stdout
+    claims = [line for line in listed.stdout.splitlines() if line.startswith("  claim:    ")]
+    assert len(claims) == sum(len(ablation.claims) for ablation in all_ablations().values())
+    (loss,) = [line for line in claims if "RMSNorm matches LayerNorm's loss" in line]
+    assert "(rmsnorm vs layernorm, final_val_loss matches (margin " in loss
     headings = [line for line in listed.stdout.splitlines() if line.startswith("## ")]
     assert headings == ["## architecture", "## attention", "## stability", "## hyperparameters"]
     attention = listed.stdout.split("## attention")[1].split("## stability")[0]
@@ -180,3 +185,23 @@ def test_benchmarks_write_their_tables_beside_the_report(tmp_path):
     assert (reports / "mqa_vs_gqa" / "decode-smoke.png").read_bytes()[:4] == b"\x89PNG"
     overview = write_overview(list(all_ablations().values()), tmp_path).read_text()
     assert "(reports/mqa_vs_gqa/decode-smoke.md)" in overview and "(reports/rmsnorm_vs_layernorm/op_profile-smoke.md)" in overview
+
+
+def test_a_damaged_run_is_named_by_status_and_report_and_trained_again_by_run(smoke_results, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(smoke_results / "runs", results / "runs")
+    damaged = sorted(RunRecord.done(results, "rmsnorm_vs_layernorm"), key=lambda r: r.run_id)[0]
+    summary = damaged.dir / "summary.json"
+    summary.write_bytes(summary.read_bytes()[: summary.stat().st_size // 2])
+    status = ablate("status", "rmsnorm_vs_layernorm", "--results-dir", str(results))
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
+    assert status.stdout.splitlines()[0] == "rmsnorm_vs_layernorm: 1 damaged, 3 finished"
+    (row,) = [line for line in status.stdout.splitlines() if damaged.run_id in line]
+    assert "damaged" in row and "summary.json cannot be read (cut short or edited)" in row
+    report = ablate("report", "rmsnorm_vs_layernorm", "--results-dir", str(results))
+    assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
+    assert f"left out 1 damaged run(s) of rmsnorm_vs_layernorm: {damaged.dir} (summary.json cannot be read" in report.stdout
+    again = ablate("run", "rmsnorm_vs_layernorm", "--preset", "smoke", "--seeds", "2", "--results-dir", str(results))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "3 run(s) already finished: skipped" in again.stdout and "1 damaged run(s), trained again: " in again.stdout
+    assert damaged.state() == "finished"
