@@ -1,5 +1,7 @@
 import dataclasses
 import json
+import os
+import shutil
 
 import pytest
 from conftest import SHAKESPEARE, ablate
@@ -48,45 +50,60 @@ ALL = ", ".join(all_ablations())  # discovered, in name order
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
-        (["run", "rmsnorm_vs_layernorm", "--preset", "huge"], "unknown preset 'huge'; valid presets: smoke, small, base, tiny"),
-        (
-            ["run", "rmsnorm_vs_layernorm", "--variants", "rmsnorm,batchnorm"],
-            "unknown variant 'batchnorm'; valid variants: layernorm, rmsnorm",
-        ),
-        (["run", "rmsnorm_vs_layernorm", "--data", "/no/such/file.txt"], "no such file or directory; use --data stdlib"),
-        (["run", "rmsnorm_vs_layernorm", "--executor", "cloud"], "invalid choice: 'cloud'"),
-        (["run", "rmsnorm_vs_layernorm", "--seeds", "0"], "--seeds 0: give a whole number of at least 1, or auto"),
-        (["run", "rmsnorm_vs_layernorm", "--seeds", "many"], "--seeds many: give a whole number of at least 1, or auto"),
-        (["run", "rmsnorm_vs_layernorm", "--parallel", "0"], "--parallel 0: give 1 to"),
-        (["run", "rmsnorm_vs_layernorm", "--parallel", "999"], "--parallel 999: give 1 to"),  # more runs than cores
-        (["run", "rmsnorm_vs_layernorm", "--max-seeds", "0"], "--max-seeds 0: give a whole number of at least 1"),
+        (["run", "nope"], f"ablation nope: unknown ablation; valid ablations: {ALL}"),
+        (["run", "rmsnorm_vs_layernorm", "--preset", "huge"], "--preset huge: unknown preset; valid presets: smoke, small, base, tiny"),
+        (["run", "rmsnorm_vs_layernorm", "--variants", "rmsnorm,batchnorm"],
+         "--variants rmsnorm,batchnorm: item batchnorm: unknown variant; valid variants: layernorm, rmsnorm"),
+        (["run", "rmsnorm_vs_layernorm", "--variants="], "--variants '': name at least one, comma-separated"),
+        (["run", "rmsnorm_vs_layernorm", "--variants", "rmsnorm,rmsnorm"], "--variants rmsnorm,rmsnorm: rmsnorm named twice"),
+        (["run", "rmsnorm_vs_layernorm", "--data", "/no/such/file.txt"], "--data /no/such/file.txt: no such file or directory"),
+        (["run", "rmsnorm_vs_layernorm", "--data", "{tmp}/fifo"], "--data {tmp}/fifo: a FIFO, not a regular file"),
+        (["run", "rmsnorm_vs_layernorm", "--data", "{tmp}/utf16.txt"], "--data {tmp}/utf16.txt: UTF-16 text; convert it"),
+        (["run", "rmsnorm_vs_layernorm", "--data", "{tmp}/pngs"], "--data {tmp}/pngs: the directory holds only 1 non-text"),
+        (["run", "rmsnorm_vs_layernorm", "--executor", "cloud"], "--executor cloud: unknown executor; valid executors: local"),
+        (["run", "rmsnorm_vs_layernorm", "--seeds", "0"], "--seeds 0: give a whole number, 1 or more, or auto"),
+        (["run", "rmsnorm_vs_layernorm", "--seeds", "many"], "--seeds many: give a whole number, 1 or more, or auto"),
+        (["run", "rmsnorm_vs_layernorm", "--parallel", "0"], "--parallel 0: give a whole number from 1 to"),
+        (["run", "rmsnorm_vs_layernorm", "--parallel", "999"], "--parallel 999: give a whole number from 1 to"),
+        (["run", "rmsnorm_vs_layernorm", "--max-seeds", "0"], "--max-seeds 0: give a whole number, 1 or more"),
+        (["run", "rmsnorm_vs_layernorm", "--gpus-per-run=-1"], "--gpus-per-run -1: give a whole number, 0 or more"),
+        (["run", "rmsnorm_vs_layernorm", "--time=-5", "--executor", "slurm"], "--time -5: give a whole number, 1 or more"),
+        (["run", "rmsnorm_vs_layernorm", "--executor", "slurm", "--profile", "nosuch"], "--profile nosuch: unknown profile"),
         (["plan", "rmsnorm_vs_layernorm"], "no pilot runs of rmsnorm_vs_layernorm with two or more paired seeds"),
         (["run", "rmsnorm_vs_layernorm", "--results-dir", "{tmp}/a-file"], "--results-dir {tmp}/a-file: that is a file"),
         (["report", "--all", "--results-dir", "{tmp}/a-file"], "--results-dir {tmp}/a-file: that is a file"),
         (["speed", "rmsnorm_vs_layernorm", "--results-dir", "{tmp}/a-file"], "--results-dir {tmp}/a-file: that is a file"),
-        (["run", "rmsnorm_vs_layernorm", "--lrs", "-1"], "--lrs -1: give positive learning rates separated by commas"),
-        (["run", "rmsnorm_vs_layernorm", "--lrs", "nan"], "--lrs nan: give positive learning rates separated by commas"),
-        (["run", "rmsnorm_vs_layernorm", "--lrs", "1e-3,abc"], "--lrs 1e-3,abc: give positive learning rates"),
+        (["run", "rmsnorm_vs_layernorm", "--lrs=-1"], "--lrs -1: item -1: give a positive, finite number"),
+        (["run", "rmsnorm_vs_layernorm", "--lrs", "nan"], "--lrs nan: item nan: give a positive, finite number"),
+        (["run", "rmsnorm_vs_layernorm", "--lrs", "1e-3,abc"], "--lrs 1e-3,abc: item abc: give a positive, finite number"),
+        (["run", "rmsnorm_vs_layernorm", "--lrs="], "--lrs '': name at least one"),
         (["run", "rmsnorm_vs_layernorm", "--tokenizer", "bpe:10"], "--tokenizer bpe:10: give bytes, or bpe:N with N from 257"),
         (["run", "vocab_size", "--tokenizer", "wordpiece"], "--tokenizer wordpiece: give bytes, or bpe:N"),
         (["run", "rmsnorm_vs_layernorm", "--data", "{tmp}/binary"], "--data {tmp}/binary: a binary file, not text"),
-        (["speed", "rmsnorm_vs_layernorm", "--rounds", "1"], "--rounds must be at least 2"),
-        (["report", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
+        (["run", "rmsnorm_vs_layernorm", "--force=yes"], "--force yes: takes no value; write --force alone"),
+        (["speed", "rmsnorm_vs_layernorm", "--rounds", "1"], "--rounds 1: give a whole number, 2 or more"),
+        (["report", "nope"], f"ablation nope: unknown ablation; valid ablations: {ALL}"),
         (["report", "rmsnorm_vs_layernorm"], "no finished runs of rmsnorm_vs_layernorm"),
-        (["profile", "nope"], f"unknown ablation 'nope'; valid ablations: {ALL}"),
-        (["decode-bench", "mqa_vs_gqa", "--batch-sizes", "8,x"], "--batch-sizes takes comma-separated whole numbers"),
-        (["decode-bench", "mqa_vs_gqa", "--contexts", "16", "--new-tokens", "16"], "--new-tokens must lie between 1"),
+        (["profile", "nope"], f"ablation nope: unknown ablation; valid ablations: {ALL}"),
+        (["decode-bench", "mqa_vs_gqa", "--batch-sizes", "8,x"], "--batch-sizes 8,x: item x: give a whole number, 1 or more"),
+        (["decode-bench", "mqa_vs_gqa", "--contexts", "16", "--new-tokens", "16"],
+         "--new-tokens 16: give a whole number from 1 to 15 (below the smallest --contexts)"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_submitted(args, message, tmp_path):
-    (tmp_path / "a-file").write_text("not a directory")
-    (tmp_path / "binary").write_bytes(b"\x7fELF\0\0" * 1000)
+    made = {"a-file": b"not a directory", "binary": b"\x7fELF\0\0" * 1000,
+            "utf16.txt": "To be, or not to be\n".encode("utf-16") * 100}
+    for name, data in made.items():
+        (tmp_path / name).write_bytes(data)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "pngs").mkdir()
+    (tmp_path / "pngs" / "figure.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
+    before = sorted(tmp_path.rglob("*"))
     args = [arg.format(tmp=tmp_path) for arg in args]
     result = ablate(*args, *([] if "--results-dir" in args else ["--results-dir", str(tmp_path)]))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message.format(tmp=tmp_path) in result.stderr, result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "binary"]  # nothing written, nothing submitted
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, nothing submitted
 
 
 def test_invalid_config_fails_naming_the_field_before_any_job(monkeypatch, tmp_path, capsys):
@@ -103,6 +120,10 @@ def test_list_shows_ablations_variants_and_claims():
     assert listed.returncode == 0
     assert "rmsnorm_vs_layernorm" in listed.stdout and "variant:  layernorm (baseline): norm=layer" in listed.stdout
     assert "RMSNorm is faster than LayerNorm" in listed.stdout and "smoke:" in listed.stdout
+    claims = [line for line in listed.stdout.splitlines() if line.startswith("  claim:    ")]
+    assert len(claims) == sum(len(ablation.claims) for ablation in all_ablations().values())
+    (loss,) = [line for line in claims if "RMSNorm matches LayerNorm's loss" in line]
+    assert "(rmsnorm vs layernorm, final_val_loss matches (margin " in loss
     headings = [line for line in listed.stdout.splitlines() if line.startswith("## ")]
     assert headings == ["## architecture", "## attention", "## stability", "## hyperparameters"]
     attention = listed.stdout.split("## attention")[1].split("## stability")[0]
@@ -164,3 +185,23 @@ def test_benchmarks_write_their_tables_beside_the_report(tmp_path):
     assert (reports / "mqa_vs_gqa" / "decode-smoke.png").read_bytes()[:4] == b"\x89PNG"
     overview = write_overview(list(all_ablations().values()), tmp_path).read_text()
     assert "(reports/mqa_vs_gqa/decode-smoke.md)" in overview and "(reports/rmsnorm_vs_layernorm/op_profile-smoke.md)" in overview
+
+
+def test_a_damaged_run_is_named_by_status_and_report_and_trained_again_by_run(smoke_results, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(smoke_results / "runs", results / "runs")
+    damaged = sorted(RunRecord.done(results, "rmsnorm_vs_layernorm"), key=lambda r: r.run_id)[0]
+    summary = damaged.dir / "summary.json"
+    summary.write_bytes(summary.read_bytes()[: summary.stat().st_size // 2])
+    status = ablate("status", "rmsnorm_vs_layernorm", "--results-dir", str(results))
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
+    assert status.stdout.splitlines()[0] == "rmsnorm_vs_layernorm: 1 damaged, 3 finished"
+    (row,) = [line for line in status.stdout.splitlines() if damaged.run_id in line]
+    assert "damaged" in row and "summary.json cannot be read (cut short or edited)" in row
+    report = ablate("report", "rmsnorm_vs_layernorm", "--results-dir", str(results))
+    assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
+    assert f"left out 1 damaged run(s) of rmsnorm_vs_layernorm: {damaged.dir} (summary.json cannot be read" in report.stdout
+    again = ablate("run", "rmsnorm_vs_layernorm", "--preset", "smoke", "--seeds", "2", "--results-dir", str(results))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "3 run(s) already finished: skipped" in again.stdout and "1 damaged run(s), trained again: " in again.stdout
+    assert damaged.state() == "finished"

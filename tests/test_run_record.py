@@ -65,3 +65,25 @@ def test_history_keeps_evals_and_step_one_and_averages_the_rest_in_windows():
     assert kept[0] == train_rows[0] and len(kept) == 101  # steps 2..11 → 11, ..., 992..1001 → 1001
     assert kept[1] == {"split": "train", "step": 11, "loss": 6.5, "grad_norm_layer": [6.5, 13.0]}
     assert kept[-1]["step"] == 1001 and kept[-1]["loss"] == sum(range(992, 1002)) / 10
+
+
+def test_a_run_whose_files_cannot_be_read_is_damaged_never_finished(tmp_path):
+    record = RunRecord.at(tmp_path, "a", "r1")
+    record.register({"variant": "v", "seed": 0, "preset": "smoke"})
+    record.write_summary({"diverged": False, "final_val_loss": 1.5})
+    whole = (record.dir / "summary.json").read_bytes()
+    (record.dir / "summary.json").write_bytes(whole[: len(whole) // 2])  # a disk that filled mid-write, say
+    assert record.state() == "damaged" and not record.is_done and record.damage() == "summary.json cannot be read (cut short or edited)"
+    assert RunRecord.done(tmp_path, "a") == [] and RunRecord.damaged(tmp_path, "a") == [record]
+    assert "`ablate run a` with the same flags trains it again" in record.detail("damaged")
+    record.write_summary({"diverged": False})
+    assert record.state() == "finished" and RunRecord.damaged(tmp_path, "a") == []
+
+    (record.dir / "config.json").write_text('{"variant": ')
+    assert record.state() == "damaged" and record.read_config_or_none() is None
+    record.register({"variant": "v"})  # the next start writes a damaged config again
+    assert record.read_config() == {"variant": "v"}
+
+    record.checkpoint_dir.mkdir()
+    record.checkpoint.write_bytes(b"PK\x03\x04 the start of a zip, cut short")
+    assert record.state() == "damaged" and "last.ckpt" in record.damage()

@@ -58,9 +58,13 @@ def status_rows(results: Path) -> list[str]:
     return [line.split() for line in out.stdout.splitlines()[1:]]
 
 
-def test_generated_sbatch_script_for_the_gpu_profile_is_pinned():
+def test_generated_sbatch_script_for_the_gpu_profile_is_pinned(tmp_path, monkeypatch):
     # A 2-GPU run: one node, one task per GPU (Lightning's DDP reads them), the profile's setup lines,
-    # then the frozen snapshot first on the job's path.
+    # then the frozen snapshot first on the job's path. Only the script is rendered, so no cluster is needed; submitit
+    # just wants an `srun` on PATH before it builds a SLURM executor.
+    (tmp_path / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{os.environ['PATH']}{os.pathsep}{tmp_path}")
     plan = SlurmPlan(profile=load_profile("gpu-example"), gpus=2, array_parallelism=4, wait=False)
     logs = Path("/cluster/results/runs/rmsnorm_vs_layernorm/_logs")
     executor = slurm_executor(plan, logs, logs.parent / "_snapshots" / "20260101T000000Z", "ablate-rmsnorm_vs_layernorm")

@@ -99,3 +99,29 @@ def test_non_finite_loss_stops_the_run_and_records_divergence(corpus, tmp_path):
                         claims=(claim,))
     table = write_report(ablation, tmp_path)[0].read_text()
     assert "| boom | 1 | 1 | 0 | – |" in table  # in its own LR's group: counted, not averaged
+
+
+def test_a_run_stopped_after_its_last_checkpoint_records_that_it_resumed_from_there(corpus, tmp_path, monkeypatch):
+    spec = make_spec(corpus, tmp_path, steps=20, eval_every=10)
+
+    def stopped(record):  # stopped between the final checkpoint and the summary
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunRecord, "write_history", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        train(spec)
+    monkeypatch.undo()
+    assert spec.record.checkpoint.exists() and not spec.record.is_done
+    summary = train(spec)
+    assert summary["resumed_from_step"] == 20 and summary["first_step_excess_s"] is None
+    assert [r["step"] for r in spec.record.read_rows() if r["split"] == "train"] == list(range(1, 21))
+
+
+def test_a_checkpoint_cut_short_is_dropped_and_the_run_starts_over(corpus, tmp_path, capsys):
+    spec = make_spec(corpus, tmp_path, steps=10, eval_every=10)
+    spec.record.checkpoint_dir.mkdir(parents=True)
+    spec.record.checkpoint.write_bytes(b"PK\x03\x04" + b"\0" * 100)  # what a full disk left of a save
+    assert spec.record.state() == "damaged"
+    summary = train(spec)
+    assert summary["resumed_from_step"] == 0 and summary["steps_done"] == 10
+    assert "is cut short: starting the run over" in capsys.readouterr().out

@@ -100,16 +100,28 @@ def _stdlib_bytes() -> bytes:
     return b"".join(p.read_bytes() for p in files)
 
 
+def _not_text(data: bytes) -> str | None:
+    """Why bytes are not text the byte tokeniser should train on, or None. UTF-16 is text, but in the wrong
+    encoding: every other byte would be a zero."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 1 and data[1::2].count(0) > len(data) // 4):
+        return "UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)"
+    return "a binary file, not text" if b"\0" in data else None
+
+
 def _path_bytes(path: Path) -> bytes:
     if path.is_file():
         data = path.read_bytes()
-        if b"\0" in data:  # the tokenizer reads text; a binary would train on machine code
-            raise CorpusError(f"--data {path}: a binary file, not text; {ALTERNATIVES}")
+        if why := _not_text(data):  # the tokenizer reads text; a binary would train on machine code
+            raise CorpusError(f"--data {path}: {why}; {ALTERNATIVES}")
         return data
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-        texts = (p.read_bytes() for p in files)
-        return b"".join(text for text in texts if b"\0" not in text)  # skip binaries
+        texts = {p: p.read_bytes() for p in files}
+        skipped = [p for p, text in texts.items() if _not_text(text)]
+        if len(skipped) == len(files):
+            found = f"only {len(skipped)} non-text file(s), e.g. {skipped[0].name}" if skipped else "no files"
+            raise CorpusError(f"--data {path}: the directory holds {found}; give text files; {ALTERNATIVES}")
+        return b"".join(text for p, text in texts.items() if p not in skipped)  # skip binaries
     raise CorpusError(f"--data {path}: no such file or directory; {ALTERNATIVES}, or --data shakespeare")
 
 

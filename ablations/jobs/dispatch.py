@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -10,12 +11,14 @@ from typing import Callable
 
 import submitit
 
+from ablations.data.storage import StorageFault, free_bytes, megabytes
 from ablations.declare.metrics import PER_RUN
+from ablations.jobs import local_processes
 from ablations.jobs.profiles import Profile, local_threads, submitit_parameters
 from ablations.runs.run_record import snapshots_dir
 from ablations.runs.run_spec import RunSpec
 from ablations.runs.snapshot import job_setup_lines, snapshot_code
-from ablations.training.train import TrainJob
+from ablations.training.train import ALREADY_RUNNING, TrainJob
 
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # submitit's local default (2 min) would kill real runs
 
@@ -26,11 +29,14 @@ class Progress:
     skipped: int = 0
     submitted: int = 0
     done: int = 0
+    elsewhere: int = 0  # runs another process was already training: left to it
     failed: list[str] = field(default_factory=list)  # log paths of failed runs
     running: dict[str, str] = field(default_factory=dict)  # run label → latest progress line
 
     def line(self) -> str:
         parts = [f"{self.done + self.skipped}/{self.total} done", f"{len(self.running)} running", f"{len(self.failed)} failed"]
+        if self.elsewhere:
+            parts.insert(2, f"{self.elsewhere} left to another process")
         now = "; ".join(f"{label}: {status}" for label, status in self.running.items())
         return " · ".join(parts) + (f" | {now}" if now else "")
 
@@ -126,20 +132,43 @@ def _submit_array(todo: list[RunSpec], plan: SlurmPlan, log_dir: Path, say) -> l
     return jobs
 
 
+def _busy(todo: list[RunSpec], kind: str, say: Callable[[str], None]) -> list[RunSpec]:
+    """Runs that are being trained already: on the cluster (queued or running), or here by another process (a second
+    `ablate run` of the same grid). They are left to it, never started twice."""
+    if kind == "slurm":
+        busy = [spec for spec in todo if spec.record.state() in ("queued", "running")]
+        if busy:
+            say(f"{len(busy)} run(s) already queued or running on the cluster: not submitted again")
+        return busy
+    busy = [spec for spec in todo if spec.run_dir.exists() and spec.record.being_trained()]
+    if busy:
+        say(f"{len(busy)} run(s) already running in another process on this machine: left to it "
+            f"({', '.join(_label(spec) for spec in busy)}); `ablate status {busy[0].ablation}` follows them")
+    return busy
+
+
+def _start_local(executor: submitit.Executor, spec: RunSpec, log_dir: Path) -> submitit.Job:
+    # The controller's stderr goes to the logs; the task stops with this CLI even if the CLI is killed outright.
+    with local_processes.stderr_into(log_dir / "controllers.log"):
+        return executor.submit(TrainJob(spec, stop_with=os.getpid()))
+
+
 def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, force: bool = False,
              say: Callable[[str], None] = print, poll_s: float = 2.0, slurm: SlurmPlan | None = None) -> Progress:
-    """Run every unfinished spec through the executor and return the tally. Local runs go K at a
-    time and Ctrl-C cancels them; SLURM runs go out as one array, watched only with `slurm.wait`."""
+    """Run every unfinished spec through the executor and return the tally. Local runs go K at a time; Ctrl-C or
+    a stop signal kills them (they resume from their checkpoints) and is raised on. A full or read-only disk stops
+    the lot and raises StorageFault. SLURM runs go out as one array, watched only with `slurm.wait`."""
     todo, skipped, adopted = pending_runs(specs, force)
     progress = Progress(total=len(specs), skipped=skipped)
     if skipped:
         say(f"{skipped} run(s) already finished: skipped (--force reruns them)"
             + (f"; {adopted} of them identical to runs another ablation had finished, copied from there" if adopted else ""))
-    if kind == "slurm":
-        queued = [spec for spec in todo if spec.record.state() in ("queued", "running")]
-        if queued:
-            say(f"{len(queued)} run(s) already queued or running on the cluster: not submitted again")
-        todo = [spec for spec in todo if spec not in queued]
+    if damaged := [spec for spec in todo if spec.record.damage()]:
+        say(f"{len(damaged)} damaged run(s), trained again: " + "; ".join(f"{_label(spec)} ({spec.run_id}): "
+                                                                          f"{spec.record.damage()}" for spec in damaged))
+    busy = _busy(todo, kind, say)
+    progress.elsewhere = len(busy) if kind != "slurm" else 0
+    todo = [spec for spec in todo if spec not in busy]
     if not todo:
         return progress
     concurrency = min(slurm.array_parallelism if slurm else parallel, len(todo)) if kind != "debug" else 1
@@ -161,8 +190,9 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
         while queue or running:
             while queue and len(running) < concurrency:
                 spec = queue.popleft()
-                running.append((spec, executor.submit(TrainJob(spec))))
-                _record(spec, kind, running[-1][1])
+                job = _start_local(executor, spec, log_dir) if kind == "local" else executor.submit(TrainJob(spec))
+                running.append((spec, job))
+                _record(spec, kind, job)
             for spec, job in list(running):
                 finished, error = _outcome(job)
                 if not finished:
@@ -170,11 +200,19 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
                     continue
                 running.remove((spec, job))
                 progress.running.pop(_label(spec), None)
-                if error is None:
+                if error is None and job.result() == ALREADY_RUNNING:  # another process took it first
+                    progress.elsewhere += 1
+                    say(f"{_label(spec)} ({spec.run_id}) is running in another process on this machine: left to it")
+                elif error is None:
                     progress.done += 1
+                elif "StorageFault: " in (reason := _reason(error)):
+                    raise StorageFault(reason.split("StorageFault: ", 1)[1])
+                elif (free := free_bytes(spec.run_dir)) < spec.disk_bytes:  # too full even for the job's traceback
+                    raise StorageFault(f"no space left on device under {spec.results_dir} ({megabytes(free)} free; a run "
+                                       f"needs about {megabytes(spec.disk_bytes)})")
                 else:
                     progress.failed.append(str(job.paths.stderr))
-                    say(f"FAILED {_label(spec)} ({spec.run_id}): {_reason(error)}; log: {job.paths.stderr}")
+                    say(f"FAILED {_label(spec)} ({spec.run_id}): {reason}; log: {job.paths.stderr}")
             line = progress.line()
             if line != last_line:
                 say(line)
@@ -182,9 +220,7 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
             if running:
                 time.sleep(poll_s)
     except BaseException:
-        if kind != "slurm":  # cluster jobs outlive the terminal; `ablate cancel` stops them
-            for _, job in running:
-                job.cancel(check=False)
-            say("stopped: running jobs cancelled; `ablate run` again resumes them from their checkpoints")
+        if kind == "local":  # cluster jobs outlive the terminal (`ablate cancel` stops them); debug ones ran here
+            local_processes.stop([job for _, job in running])
         raise
     return progress

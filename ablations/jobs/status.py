@@ -10,10 +10,10 @@ from ablations.runs.run_record import RunRecord
 def run_states(results_dir: str | Path, ablation: str) -> list[dict]:
     rows = []
     for record in RunRecord.every(results_dir, ablation):
-        described, job = record.read_config(), record.read_job() or {}
+        described, job = record.read_config_or_none() or {}, record.read_job() or {}  # a damaged config: "?"
         state = record.state()
-        rows.append(dict(run_id=record.run_id, variant=described["variant"], seed=described["seed"],
-                         preset=described["preset"], corpus=described.get("corpus_label", ""), state=state,
+        rows.append(dict(run_id=record.run_id, variant=described.get("variant", "?"), seed=described.get("seed", "?"),
+                         preset=described.get("preset", "?"), corpus=described.get("corpus_label", ""), state=state,
                          job=job.get("job_id", ""), detail=record.detail(state)))
     return rows
 

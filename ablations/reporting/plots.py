@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 BAND = ("pi", 100)  # min–max over seeds
 BAND_NAME = "band: min–max over seeds"
@@ -32,6 +32,18 @@ def _plain_log_ticks(ax) -> None:
     for axis in (ax.yaxis,):
         axis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
         axis.set_minor_formatter(FuncFormatter(lambda y, _: f"{y:g}" if f"{y:.1g}"[0] in "25" else ""))
+
+
+def _readable_log_ticks(ax) -> None:
+    """Plain log ticks, or, on an axis spanning less than a decade (where 1-2-5 ticks leave one label or none),
+    four evenly spaced values."""
+    low, high = ax.get_ylim()
+    if low > 0 and high / low >= 10:
+        _plain_log_ticks(ax)
+        return
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
 
 
 def _save(fig, path: Path | None, **kwargs) -> None:
@@ -104,7 +116,7 @@ def plot_layer_grad_norms(history: pd.DataFrame, path: Path | None = None, title
                        height=3.5, facet_kws={"sharey": False}, **_hue(history, order))
     grid.set(yscale="log")
     for ax in grid.axes.flat:
-        _plain_log_ticks(ax)
+        _readable_log_ticks(ax)
     grid.set_axis_labels("layer", "block gradient norm")
     grid.figure.subplots_adjust(wspace=0.25)
     grid.set_titles("{col_name}")

@@ -10,7 +10,8 @@
         tensorboard/     event files: `tensorboard --logdir RESULTS/runs/<ablation>`
         .lock            held by the process training the run
 
-Imports no torch and no Lightning.
+A run whose config or summary cannot be read (cut short, edited) is `damaged`, never finished: `ablate run`
+trains it again, `status` and `report` name it and go on. Imports no torch and no Lightning.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +31,8 @@ from pathlib import Path
 from ablations.data.storage import atomic_write, write_json
 
 HISTORY_POINTS = 200  # train rows per run in history.jsonl: ~70 kB, small enough to commit
-STATES = ("not started", "queued", "running", "interrupted", "failed", "cancelled", "unknown", "diverged", "finished")
+STATES = ("not started", "queued", "running", "interrupted", "failed", "cancelled", "unknown", "damaged", "diverged",
+          "finished")
 
 # sacct states → ours (submitit reads them through sacct, so accounting must be on)
 _SLURM_STATES = {
@@ -62,6 +65,15 @@ def logs_dir(results_dir: str | Path, ablation: str) -> Path:
 
 def snapshots_dir(results_dir: str | Path, ablation: str) -> Path:
     return ablation_dir(results_dir, ablation) / "_snapshots"
+
+
+def _read_json(path: Path) -> dict | None:
+    """A JSON object, or None when the file is missing, unreadable or not one (cut short by a full disk, say)."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -104,6 +116,10 @@ def thin_history(rows: list[dict], points: int = HISTORY_POINTS) -> list[dict]:
     return sorted(kept + [r for r in rows if r["split"] != "train"], key=lambda r: (r["step"], r["split"]))
 
 
+class AlreadyTraining(RuntimeError):
+    """Another process holds the run's lock: it is training it now."""
+
+
 @dataclass(frozen=True)
 class RunRecord:
     dir: Path
@@ -119,13 +135,20 @@ class RunRecord:
 
     @classmethod
     def done(cls, results_dir: str | Path, ablation: str) -> list[RunRecord]:
-        """Runs with a summary: finished or diverged."""
-        return [cls(p.parent) for p in sorted(ablation_dir(results_dir, ablation).glob("*/summary.json"))]
+        """Runs with a readable summary: finished or diverged."""
+        return [record for p in sorted(ablation_dir(results_dir, ablation).glob("*/summary.json"))
+                if (record := cls(p.parent)).is_done]
+
+    @classmethod
+    def damaged(cls, results_dir: str | Path, ablation: str) -> list[RunRecord]:
+        """Runs whose config or summary cannot be read."""
+        folders = {p.parent for name in ("config.json", "summary.json") for p in ablation_dir(results_dir, ablation).glob(f"*/{name}")}
+        return [record for folder in sorted(folders) if (record := cls(folder)).damage()]
 
     @staticmethod
     def any_done(results_dir: str | Path) -> bool:
         """Whether any ablation under results_dir has a finished (or diverged) run."""
-        return any(Path(results_dir).glob("runs/*/*/summary.json"))
+        return any(RunRecord(p.parent).is_done for p in Path(results_dir).glob("runs/*/*/summary.json"))
 
     @property
     def run_id(self) -> str:
@@ -145,16 +168,32 @@ class RunRecord:
 
     @property
     def is_done(self) -> bool:
-        return (self.dir / "summary.json").exists()
+        """Finished (or diverged): its summary is there and reads whole."""
+        return _read_json(self.dir / "summary.json") is not None
+
+    def damage(self) -> str | None:
+        """What makes the run damaged (a config, summary or checkpoint that is there but cannot be read), or None."""
+        broken = [name for name in ("config.json", "summary.json")
+                  if (self.dir / name).exists() and _read_json(self.dir / name) is None]
+        broken += [self.checkpoint.name] if self.checkpoint_damaged() else []
+        return f"{' and '.join(broken)} cannot be read (cut short or edited)" if broken else None
+
+    def checkpoint_damaged(self) -> bool:
+        """A checkpoint is a zip archive; one cut short has lost its central directory, which is written last."""
+        return self.checkpoint.exists() and not zipfile.is_zipfile(self.checkpoint)
 
     # config, summary and job: one JSON file each, written atomically
     def register(self, described: dict) -> None:
-        """Write config.json once, when the run is first queued or started: it lists the run before it has results."""
-        if not (self.dir / "config.json").exists():
+        """Write config.json once, when the run is first queued or started: it lists the run before it has results.
+        A damaged one is written again."""
+        if _read_json(self.dir / "config.json") is None:
             write_json(self.dir / "config.json", described)
 
     def read_config(self) -> dict:
         return json.loads((self.dir / "config.json").read_text())
+
+    def read_config_or_none(self) -> dict | None:
+        return _read_json(self.dir / "config.json")
 
     def write_summary(self, summary: dict) -> None:
         """Last thing a run writes: a summary marks it done."""
@@ -167,8 +206,7 @@ class RunRecord:
         write_json(self.dir / "job.json", job)
 
     def read_job(self) -> dict | None:
-        path = self.dir / "job.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return _read_json(self.dir / "job.json")  # a damaged one: as if no job carried the run
 
     # the per-step record
     def read_rows(self) -> list[dict]:
@@ -197,7 +235,7 @@ class RunRecord:
         in `holding`. One id is one computation (configs, data bytes, seed), so its numbers are this run's."""
         holding = set(holding)
         for summary in sorted(self.dir.parent.parent.glob(f"*/{self.run_id}/summary.json")):
-            if summary.parent != self.dir and holding <= json.loads(summary.read_text()).keys():
+            if summary.parent != self.dir and holding <= (_read_json(summary) or {}).keys():
                 return RunRecord(summary.parent)
         return None
 
@@ -236,7 +274,7 @@ class RunRecord:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise RuntimeError(f"run {self.run_id} is being trained by another process") from None
+                raise AlreadyTraining(f"run {self.run_id} is being trained by another process") from None
             yield
 
     def being_trained(self) -> bool:
@@ -244,13 +282,15 @@ class RunRecord:
         try:
             with self.exclusive():
                 return False
-        except RuntimeError:
+        except AlreadyTraining:
             return True
 
     def state(self) -> str:
-        """One of STATES, decided here only. `interrupted` resumes on the next `ablate run`."""
+        """One of STATES, decided here only. `interrupted` and `damaged` train on the next `ablate run`."""
+        if self.damage():
+            return "damaged"
         if self.is_done:
-            return "diverged" if self.read_summary()["diverged"] else "finished"
+            return "diverged" if self.read_summary().get("diverged") else "finished"
         job = self.read_job()
         if job is None:
             return "not started"
@@ -266,7 +306,9 @@ class RunRecord:
         if state == "failed":
             return f"log: {(self.read_job() or {}).get('stderr')}"
         if state == "diverged":
-            return f"at step {self.read_summary()['diverged_at_step']}"
+            return f"at step {self.read_summary().get('diverged_at_step')}"
+        if state == "damaged":
+            return f"{self.damage()}; `ablate run {self.dir.parent.name}` with the same flags trains it again"
         return ""
 
     def cancel_job(self) -> str:

@@ -9,7 +9,7 @@ from ablations.data.corpus import Corpus
 from ablations.declare.train_config import TrainConfig
 from ablations.runs.identity import run_identity
 from ablations.runs.run_record import RunRecord
-from models import ModelConfig
+from models import ModelConfig, total_params
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +41,12 @@ class RunSpec:
     @property
     def run_dir(self) -> Path:
         return self.record.dir
+
+    @property
+    def disk_bytes(self) -> int:
+        """About what the run writes: its checkpoint (fp32 weights and AdamW's two moments, twice while one replaces
+        the other) and its record (~1 kB a step in metrics, history and TensorBoard)."""
+        return 2 * 12 * total_params(self.model) + 1000 * self.train.steps
 
     def describe(self) -> dict:
         return {

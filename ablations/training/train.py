@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import signal
 import statistics
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -17,11 +19,14 @@ import lightning as L
 import submitit
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins import TorchCheckpointIO
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ablations.data.batches import TokenDataModule
 from ablations.data.corpus import tokens_per_byte, unigram_val_loss
+from ablations.data.storage import StorageFault, storage_fault
 from ablations.declare.metrics import METRICS, RunRows, summary_values
+from ablations.runs.run_record import AlreadyTraining
 from ablations.runs.run_spec import RunSpec
 from ablations.runs.snapshot import git_commit
 from ablations.training.device import device_name, peak_flops
@@ -29,6 +34,8 @@ from ablations.training.extrapolation import long_context_losses
 from ablations.training.run_logger import RunRecordLogger, tensorboard_logger
 from ablations.training.system import LanguageModelSystem
 from models import training_flops_per_token
+
+ALREADY_RUNNING = "already running"  # a job's result when another process holds the run
 
 
 def _peak_memory(device: torch.device) -> tuple[int, str]:
@@ -52,7 +59,7 @@ def take_threads(spec: RunSpec) -> int:
     return torch.get_num_threads()
 
 
-def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> dict:
+def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float, resumed_from: int) -> dict:
     """The run's description, every registered metric, and how and where it was measured."""
     per_byte = {split: tokens_per_byte(spec.corpus, split) for split in ("train", "val")}
     rows = RunRows.of(spec.record.read_rows(), spec.train.steps, system.diverged_at is not None, per_byte)
@@ -72,9 +79,9 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float) -> d
         "train_time_s": sum(r["step_time_s"] for r in rows.train),  # every attempt, each step counted once
         # The first step of an attempt carries the compilation (and allocator warm-up): its excess over a typical step.
         "first_step_excess_s": rows.train[0]["step_time_s"] - statistics.median(r["step_time_s"] for r in rows.timed)
-        if rows.train and system.resumed_from == 0 else None,
+        if rows.train and resumed_from == 0 else None,
         "wall_time_s": wall_time,  # this attempt, start-up included
-        "resumed_from_step": system.resumed_from,
+        "resumed_from_step": resumed_from,
         "diverged": system.diverged_at is not None,
         "diverged_at_step": system.diverged_at,
         "device": device_name(system.device),
@@ -112,18 +119,22 @@ def train(spec: RunSpec, extra_callbacks: Sequence[L.Callback] = ()) -> dict:
         return record.read_summary()
 
 
-def _checkpoint_step(checkpoint: Path) -> int | None:
-    """The step a checkpoint was saved at; mmap reads that without loading the weights."""
-    if not checkpoint.exists():
+def _checkpoint_step(record) -> int | None:
+    """The step the run's checkpoint was saved at (mmap reads it without loading the weights); None without one. A
+    checkpoint cut short (by a full disk, before saves were atomic) is dropped: the run starts over."""
+    if record.checkpoint_damaged():
+        print(f"the checkpoint {record.checkpoint} is cut short: starting the run over", flush=True)
+        record.drop_checkpoint()
+    if not record.checkpoint.exists():
         return None
-    return torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=True)["global_step"]
+    return torch.load(record.checkpoint, map_location="cpu", mmap=True, weights_only=True)["global_step"]
 
 
 def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     started = time.perf_counter()
     record = spec.record
     record.register(spec.describe())
-    resume_step = _checkpoint_step(record.checkpoint)
+    resume_step = _checkpoint_step(record)
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # keep job logs to our progress lines
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning vs newer torch, harmless
@@ -140,8 +151,10 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     # Saved after each evaluation, so the checkpoint always includes that evaluation's row.
     saver = ModelCheckpoint(dirpath=record.checkpoint_dir, filename=record.checkpoint.stem, save_top_k=1,
                             enable_version_counter=False)
+    layout = _cluster_layout()
+    layout["plugins"] = [*layout.get("plugins", []), AtomicCheckpointIO()]
     trainer = L.Trainer(
-        **_cluster_layout(),
+        **layout,
         max_steps=spec.train.steps,
         val_check_interval=spec.train.eval_every,
         check_val_every_n_epoch=None,
@@ -158,15 +171,54 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     trainer.fit(system, datamodule=data, ckpt_path=record.checkpoint if resume_step is not None else None, weights_only=True)
-    return summarise(spec, system, time.perf_counter() - started)
+    # A checkpoint at the last step trains nothing, so the system never sees a start: the checkpoint says where.
+    return summarise(spec, system, time.perf_counter() - started, system.resumed_from or resume_step or 0)
+
+
+def stop_with(parent: int, poll_s: float = 2.0) -> None:
+    """Kill this process once the CLI that started it is gone (even by SIGKILL) instead of training on as an orphan;
+    the checkpoint is the run's state, so there is nothing to tidy. A thread: the main one is busy training."""
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(parent, 0)
+            except (ProcessLookupError, PermissionError):  # gone, or its pid reused by someone else
+                os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(poll_s)
+
+    threading.Thread(target=watch, daemon=True, name="stop-with-cli").start()
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Save to a temporary file, then rename: a disk that fills mid-save leaves the previous checkpoint whole."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            super().save_checkpoint(checkpoint, partial, storage_options)
+            os.replace(partial, path)
+        except OSError:
+            partial.unlink(missing_ok=True)
+            raise
 
 
 class TrainJob(submitit.helpers.Checkpointable):
-    """The callable submitit pickles: every call resumes from the run's own checkpoint on disk."""
+    """The callable submitit pickles: every call resumes from the run's own checkpoint on disk. `stop_with`: the pid
+    of the local CLI that started it; the job ends with that process."""
 
-    def __init__(self, spec: RunSpec) -> None:
-        self.spec = spec
+    def __init__(self, spec: RunSpec, stop_with: int | None = None) -> None:
+        self.spec, self.stop_with = spec, stop_with
 
-    def __call__(self) -> dict:
+    def __call__(self) -> dict | str:
+        if self.stop_with is not None:
+            stop_with(self.stop_with)
         take_threads(self.spec)
-        return train(self.spec)
+        try:
+            return train(self.spec)
+        except AlreadyTraining:
+            return ALREADY_RUNNING
+        except OSError as error:
+            if (line := storage_fault(error, self.spec.run_dir, self.spec.disk_bytes)) is None:
+                raise
+            raise StorageFault(line) from None
