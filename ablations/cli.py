@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shlex
 import signal
@@ -27,8 +28,9 @@ USAGE_ERROR = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of argparse's usage dump
-        if switch := re.fullmatch(r"argument (--[\w-]+): ignored explicit argument '(.*)'", message, re.DOTALL):
-            message = f"{switch[1]} {shown(switch[2])}: takes no value; write {switch[1]} alone"
+        if switch := re.fullmatch(r"argument (--[\w-]+): ignored explicit argument (.*)", message, re.DOTALL):
+            value = ast.literal_eval(switch[2])  # argparse shows the value as repr() does
+            message = f"{switch[1]} {shown(value)}: takes no value; write {switch[1]} alone"
         self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 

@@ -4,7 +4,6 @@ running grid, a full results disk and a read-only one. The disk faults need a mo
 namespace (`unshare -rm`) gives one without privileges; where the kernel refuses those, the tests skip saying so,
 except under ABLATE_REQUIRE_NAMESPACES=1 (CI), where they fail."""
 
-import json
 import os
 import signal
 import subprocess
@@ -14,6 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import ablate
 
+from ablations import cli
+from ablations.cli_flags import FLAGS
+from ablations.cli_input import check_flags
 from ablations.runs.run_record import RunRecord
 
 SMOKE = ["run", "rmsnorm_vs_layernorm", "--preset", "smoke"]
@@ -56,48 +58,49 @@ def start(args: list[str], ignore_sigint: bool = False) -> subprocess.Popen:
                             start_new_session=True, preexec_fn=setup)
 
 
-def training(cli: subprocess.Popen) -> bool:
-    return any("submitit.core._submit" in line for line in session(cli.pid))
+def training(process: subprocess.Popen) -> bool:
+    return any("submitit.core._submit" in line for line in session(process.pid))
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "kill of a backgrounded run"])
 def test_a_stopped_run_says_so_in_one_line_and_leaves_no_training(how, tmp_path):
-    cli = start([*SMOKE, "--seeds", "3", "--results-dir", str(tmp_path)], ignore_sigint=how != "ctrl-c")
-    wait_for(lambda: training(cli), 120, "a training task")
+    process = start([*SMOKE, "--seeds", "3", "--results-dir", str(tmp_path)], ignore_sigint=how != "ctrl-c")
+    wait_for(lambda: training(process), 120, "a training task")
     if how == "ctrl-c":
-        os.killpg(cli.pid, signal.SIGINT)  # what the terminal sends to the whole foreground group
+        os.killpg(process.pid, signal.SIGINT)  # what the terminal sends to the whole foreground group
     else:
-        cli.terminate()  # `kill PID`: only the CLI
-    out, err = cli.communicate(timeout=120)
-    assert cli.returncode == 130 and err.count("\n") == 1 and "Traceback" not in out + err, out + err
+        process.terminate()  # `kill PID`: only the CLI
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and err.count("\n") == 1 and "Traceback" not in out + err, out + err
     named = "by Ctrl-C" if how == "ctrl-c" else "by SIGTERM"
     assert err.startswith(f"ablate run: stopped {named}; no training is left running; ") and "run(s) finished and kept" in err
     assert err.rstrip().endswith(f"resume with: ablate {' '.join(SMOKE)} --seeds 3 --results-dir {tmp_path}")
-    assert session(cli.pid) == []  # nothing it started lives on
+    assert session(process.pid) == []  # nothing it started lives on
     states = [record.state() for record in RunRecord.every(tmp_path, "rmsnorm_vs_layernorm")]
     assert "running" not in states and set(states) <= {"finished", "interrupted"}
 
 
 def test_a_cli_killed_outright_takes_its_training_with_it(tmp_path):
-    cli = start([*SMOKE, "--seeds", "3", "--results-dir", str(tmp_path)], ignore_sigint=True)
-    wait_for(lambda: training(cli), 120, "a training task")
-    cli.kill()  # SIGKILL: the CLI can cancel nothing; its task sees it gone and stops
-    cli.communicate()
-    wait_for(lambda: not session(cli.pid), 60, "the jobs of a killed CLI to end")
+    process = start([*SMOKE, "--seeds", "3", "--results-dir", str(tmp_path)], ignore_sigint=True)
+    wait_for(lambda: training(process), 120, "a training task")
+    process.kill()  # SIGKILL: the CLI can cancel nothing; its task sees it gone and stops
+    process.communicate()
+    wait_for(lambda: not session(process.pid), 60, "the jobs of a killed CLI to end")
 
 
 def test_two_runs_of_one_grid_at_once_train_each_run_once_and_never_fail(tmp_path):
-    args = [*SMOKE, "--seeds", "2", "--results-dir", str(tmp_path)]
+    args = [*SMOKE, "--seeds", "2", "--variants", "rmsnorm", "--results-dir", str(tmp_path)]
     first = start(args)
     wait_for(lambda: [r for r in RunRecord.every(tmp_path, "rmsnorm_vs_layernorm") if r.being_trained()], 120,
              "the first invocation to train a run")
     second = start(args)
-    outputs = [cli.communicate(timeout=600) for cli in (first, second)]
-    for cli, (out, err) in zip((first, second), outputs):
-        assert cli.returncode == 0 and "FAILED" not in out + err and "Traceback" not in out + err, out + err
-    assert "left to it" in outputs[1][0]  # the run the first one was training when the second looked
+    outputs = [process.communicate(timeout=600) for process in (first, second)]
+    for process, (out, err) in zip((first, second), outputs):
+        assert process.returncode == 0 and "FAILED" not in out + err and "Traceback" not in out + err, out + err
+    # The second finds a run the first is training (or, arriving between two runs, they race for one's lock).
+    assert "left to it" in outputs[0][0] + outputs[1][0]
     records = RunRecord.done(tmp_path, "rmsnorm_vs_layernorm")
-    assert len(records) == 4
+    assert len(records) == 2
     for record in records:
         steps = [row["step"] for row in record.read_rows() if row["split"] == "train"]
         assert steps == list(range(1, len(steps) + 1))  # each step once: never two processes on one run
@@ -110,13 +113,15 @@ def in_namespace(script: str, **env: str) -> subprocess.CompletedProcess:
 
 
 @needs_namespaces
-def test_a_full_results_disk_mid_run_is_one_line_and_the_rerun_finishes(tmp_path):
+def test_a_full_results_disk_mid_run_is_one_line_and_the_rerun_finishes(smoke_results, tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     run = f"ablate {' '.join(SMOKE)} --seeds 1 --results-dir {results}"
+    (finished,) = [r for r in RunRecord.done(smoke_results, "rmsnorm_vs_layernorm")
+                   if (r.read_summary()["variant"], r.read_summary()["seed"]) == ("layernorm", 0)]
     script = f"""
         mount -t tmpfs -o size=8m tmpfs {results}
-        {run} --variants layernorm > /dev/null
+        mkdir -p {results}/runs/rmsnorm_vs_layernorm; cp -r {finished.dir} {results}/runs/rmsnorm_vs_layernorm/
         mkdir {tmp_path}/before {tmp_path}/after; cp -r {results}/runs {tmp_path}/before/
         free=$(df --output=avail -B1 {results} | tail -1)
         fallocate -l $((free - 150000)) {results}/filler   # room for the run's record, not for its checkpoint
@@ -151,19 +156,19 @@ def test_a_read_only_results_dir_is_refused_in_one_line(command, tmp_path):
 
 def test_a_run_another_process_trains_is_left_to_it_not_failed(tmp_path):
     """Another process holding a run's lock stands for a first `ablate run` that is training it."""
-    args = [*SMOKE, "--seeds", "1", "--variants", "rmsnorm", "--results-dir", str(tmp_path)]
-    assert ablate(*args).returncode == 0
-    (record,) = RunRecord.done(tmp_path, "rmsnorm_vs_layernorm")
-    (record.dir / "summary.json").unlink()  # unfinished again, as while the first one trains
-    holder = subprocess.Popen(["python", "-c", HOLD_LOCK, str(record.dir)], stdout=subprocess.PIPE, text=True)
+    argv = [*SMOKE, "--seeds", "1", "--variants", "rmsnorm", "--results-dir", str(tmp_path)]
+    args = cli.build_parser().parse_args(argv)
+    check_flags(FLAGS["run"], args)
+    (spec,) = cli.plan(args)
+    holder = subprocess.Popen(["python", "-c", HOLD_LOCK, str(spec.run_dir)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
     try:
-        second = ablate(*args)
+        second = ablate(*argv)
     finally:
         holder.kill()
     assert second.returncode == 0 and "FAILED" not in second.stdout + second.stderr, second.stdout + second.stderr
     assert "1 run(s) already running in another process on this machine: left to it (rmsnorm seed 0)" in second.stdout
-    assert not record.is_done and json.loads((record.dir / "config.json").read_text())["variant"] == "rmsnorm"
+    assert not spec.record.is_done and not spec.record.read_job()  # nothing trained, nothing submitted
 
 
 HOLD_LOCK = """

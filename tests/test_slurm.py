@@ -74,9 +74,12 @@ def test_generated_sbatch_script_for_the_gpu_profile_is_pinned(tmp_path, monkeyp
 
 def test_without_slurm_the_error_suggests_the_local_executor(tmp_path):
     bare = {**os.environ, "PATH": str(Path(shutil.which("ablate")).parent)}  # no sbatch on this PATH
-    args = ["run", "rmsnorm_vs_layernorm", "--preset", "smoke", "--executor", "slurm", "--results-dir", str(tmp_path)]
+    args = ["run", "rmsnorm_vs_layernorm", "--preset", "smoke", "--executor", "slurm", "--profile", "nosuch",
+            "--results-dir", str(tmp_path)]
     out = ablate(*args, env=bare)
-    assert out.returncode == 2 and "no SLURM on this machine (sbatch not found); use --executor local" in out.stderr
+    assert out.returncode == 2 and out.stderr == ("ablate run: --executor slurm: no SLURM on this machine (sbatch not "
+                                                  "found); use --executor local\n")
+    assert out.stdout == ""  # refused before the corpus is read (its line would come first)
     assert not (tmp_path / "runs").exists()
 
 

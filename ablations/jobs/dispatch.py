@@ -200,7 +200,7 @@ def dispatch(specs: list[RunSpec], kind: str, parallel: int, log_dir: Path, forc
                     continue
                 running.remove((spec, job))
                 progress.running.pop(_label(spec), None)
-                if error is None and job.result() == ALREADY_RUNNING:  # another process took it first
+                if error is None and ALREADY_RUNNING in job.results():  # another process took it first (rank 0's word)
                     progress.elsewhere += 1
                     say(f"{_label(spec)} ({spec.run_id}) is running in another process on this machine: left to it")
                 elif error is None:

@@ -14,7 +14,7 @@ from typing import Iterator
 
 import submitit
 
-GRACE_S = 10.0  # for a task to stop cleanly after SIGINT before it is killed
+GRACE_S = 4.0  # for a task to stop cleanly after SIGINT (Lightning's shutdown takes about a second) before SIGKILL
 
 
 def _children() -> dict[int, list[int]]:
