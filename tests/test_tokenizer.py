@@ -54,7 +54,8 @@ def test_losses_are_reported_per_byte():
             for s in range(1, 11)] + [{"split": "val", "step": 10, "loss": 3.0, "max_attn_logit": [1.0]}]
     values = summary_values(RunRows.of(rows, 10, False, {"train": 0.5, "val": 0.25}), ModelConfig(),
                             {"peak_memory_bytes": 0, "mfu": None, "val_loss_at_2x_context": None,
-                             "val_loss_at_4x_context": None})
+                             "val_loss_at_4x_context": None, "val_loss_past_context_at_2x": None,
+                             "val_loss_past_context_at_4x": None})
     assert values["final_val_loss"] == 3.0 * 0.25 and values["best_val_loss"] == 3.0 * 0.25
     assert values["final_train_loss"] == 2.0 * 0.5 and values["end_train_loss"] == 2.0 * 0.5
 
