@@ -30,6 +30,9 @@ Group = Literal["architecture", "attention", "stability", "hyperparameters"]  # 
 GROUPS: tuple[Group, ...] = typing.get_args(Group)
 LOSS_TARGET = 0.015  # nats/byte: the loss effect directional loss claims plan their seeds for
 LOSS_WHY = "~0.9% of the tiny preset's final loss: the relative size of Narang et al.'s RMSNorm loss effect"
+EQUIV = 0.01  # nats/byte: the one margin of every `matches` and every loss `not_higher` claim, fixed before their runs
+EQUIV_WHY = ("0.01 nats/byte ≈ 0.6% of the tiny loss: below the smallest effects this catalogue counts as real "
+             "(squared ReLU −0.012, MQA +0.013), above one run's repeat noise (≤ 0.006), no wider than any margin it replaces")
 
 
 @dataclass(frozen=True, kw_only=True)

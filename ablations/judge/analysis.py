@@ -154,11 +154,12 @@ def compare(runs: pd.DataFrame, ablation: Ablation) -> pd.DataFrame:
 
 
 def capped_loss(runs: pd.DataFrame) -> pd.Series:
-    """Final validation loss with a run that diverged or did not train (or ended worse than chance) scored as
-    the loss at initialisation, log(vocab): the cap Wortsman et al. 2023 describe (that detail is unverified)."""
+    """Final validation loss with a run that diverged scored as the loss at initialisation, log(vocab), and no
+    loss above it: the cap Wortsman et al. 2023 describe (that detail is unverified). A run that finished stuck
+    at the unigram level keeps its real loss: it trained to somewhere, and that is what its LR cost it."""
     chance = runs["model"].map(lambda model: math.log(model["vocab_size"]))
-    outcome = runs["outcome"] if "outcome" in runs else np.where(runs["diverged"], "diverged", "trained")
-    return runs["final_val_loss"].where(pd.Series(outcome, index=runs.index) == "trained", chance).clip(upper=chance)
+    diverged = runs["outcome"] == "diverged" if "outcome" in runs else runs["diverged"].astype(bool)
+    return runs["final_val_loss"].where(~diverged, chance).clip(upper=chance)
 
 
 def lr_sensitivity(runs: pd.DataFrame, ablation: Ablation, lrs: tuple[float, ...] = ()) -> pd.DataFrame:
