@@ -21,6 +21,7 @@ PositionKind = Literal["sinusoidal", "learned", "rope", "alibi", "t5", "none"]
 RopeLayout = Literal["half", "interleaved"]  # rotate halves (GPT-NeoX, LLaMA) or adjacent pairs (GPT-J, Cohere)
 QKNormScope = Literal["head", "all"]  # per head (Gemma 3, Qwen 3) or over the whole projection (OLMo 2)
 LayerKind = Literal["global", "local"]
+MlpInit = Literal["gpt2", "fan_in"]  # N(0, 0.02) (GPT-2) or N(0, 1/d_model) (Mesh-TF T5, where the activation papers trained)
 # The Llama-style block most of the lecture's comparisons start from: RMSNorm, SwiGLU, RoPE, no biases.
 LLAMA_STYLE = dict(norm="rms", activation="silu", gated=True, pos="rope", qkv_bias=False, linear_bias=False)
 
@@ -51,6 +52,7 @@ class ModelConfig:
     # MLP
     activation: Activation = "gelu"
     gated: bool = False  # act(W_gate x) ⊙ W_up x: ReGLU, GeGLU, SwiGLU with relu, gelu, silu
+    mlp_init: MlpInit = "gpt2"  # the MLP input matrices' init; 0.02 keeps pre-activations where SiLU/GeLU are near-linear
     # Linear layers
     qkv_bias: bool = True
     linear_bias: bool = True  # attention output and MLP projections
@@ -58,6 +60,7 @@ class ModelConfig:
     block: BlockKind = "serial"
     # Positions
     pos: PositionKind = "learned"
+    sinusoid_scale: float = 1.0  # multiplier on the sinusoidal table, to meet the token embeddings' scale
     global_pos: PositionKind | None = None  # position scheme of global layers in a hybrid; None: same as pos
     rope_theta: float = 10_000.0
     local_rope_theta: float | None = None  # RoPE base of sliding-window layers (Gemma 3); None: rope_theta
@@ -76,6 +79,7 @@ class ModelConfig:
     resid_dropout: float = 0.0
     # Embeddings and output
     tie_embeddings: bool = True  # output head shares the token embedding matrix
+    embed_init_std: float = 0.02  # token embedding init; 1.0 with an untied head is CS336's init
     scale_embeddings: bool = False  # multiply token embeddings by sqrt(d_model) (Gemma)
     logit_scale: float = 1.0  # multiplier on output logits (Cohere)
     output_softcap: float | None = None  # cap·tanh(logit/cap) on output logits (Gemma 2: 30)
@@ -102,6 +106,10 @@ class ModelConfig:
             raise ValueError("ModelConfig.block='parallel_two_norms' is defined for norm_position='pre' only")
         if self.global_pos in ("learned", "sinusoidal"):
             raise ValueError("ModelConfig.global_pos must act inside attention: rope, alibi, t5 or none")
+        if self.norm == "none" and self.final_norm:
+            raise ValueError("ModelConfig.norm='none' removes every norm: set final_norm=False as well")
+        if self.embed_init_std <= 0 or self.sinusoid_scale <= 0:
+            raise ValueError("ModelConfig.embed_init_std and sinusoid_scale must be positive")
         if not self.layer_pattern:
             raise ValueError("ModelConfig.layer_pattern must name at least one layer kind: global, local")
         for name in ("attn_dropout", "resid_dropout"):

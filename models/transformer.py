@@ -91,7 +91,7 @@ class Transformer(nn.Module):
         self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
         self.pos_emb = nn.Embedding(config.context, config.d_model) if config.pos == "learned" else None
         if config.pos == "sinusoidal":
-            self.register_buffer("sinusoids", sinusoidal_table(config.context, config.d_model), persistent=False)
+            self.register_buffer("sinusoids", self._sinusoids(config.context), persistent=False)
         self.positions_reach = config.context  # the longest sequence the position tables cover now
         self.embed_norm = make_norm(config) if config.embed_norm else None
         uses_t5 = any(config.layer_pos(i) == "t5" for i in range(config.n_layers))
@@ -107,6 +107,16 @@ class Transformer(nn.Module):
         for block in self.blocks:
             for proj in (block.attn.out, block.mlp.w_out):
                 nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * config.n_layers))
+        if config.embed_init_std != 0.02:  # a redraw only off the default, so default models keep their weights
+            nn.init.normal_(self.tok_emb.weight, std=config.embed_init_std)
+        if config.mlp_init == "fan_in":
+            for block in self.blocks:
+                w_in = block.mlp.w_in.weight if block.mlp.w_in is not None else block.in_proj.weight[-block.mlp.in_features:]
+                with torch.no_grad():
+                    w_in.normal_(std=config.d_model**-0.5)
+
+    def _sinusoids(self, length: int) -> torch.Tensor:
+        return sinusoidal_table(length, self.config.d_model) * self.config.sinusoid_scale
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -122,7 +132,7 @@ class Transformer(nn.Module):
         if self.pos_emb is not None:
             raise ValueError(f"learned positions end at context={self.config.context}; cannot run {length} tokens")
         if self.config.pos == "sinusoidal":
-            self.sinusoids = sinusoidal_table(length, self.config.d_model).to(self.sinusoids.device)
+            self.sinusoids = self._sinusoids(length).to(self.sinusoids.device)
         for module in self.modules():
             if isinstance(module, Rotary):
                 module.reach(length)

@@ -5,7 +5,8 @@ from models import ModelConfig
 BASE = dict(d_model=32, n_layers=2, n_heads=4, context=16)
 # Every value of every axis, each as an override of the base; then combinations the named families use.
 AXIS_VALUES = [
-    dict(norm="rms"), dict(norm="none"), dict(norm_scale="offset", norm="rms"), dict(norm_scale="none"), dict(norm_bias=False),
+    dict(norm="rms"), dict(norm="none", final_norm=False), dict(norm_scale="offset", norm="rms"), dict(norm_scale="none"),
+    dict(norm_bias=False),
     dict(norm_position="post", final_norm=False), dict(norm_position="double"), dict(norm_position="post_block"),
     dict(embed_norm=True), dict(activation="relu"), dict(activation="gelu_tanh"), dict(activation="relu2"),
     dict(activation="silu"), dict(activation="relu", gated=True), dict(activation="gelu", gated=True),
@@ -18,6 +19,8 @@ AXIS_VALUES = [
     dict(sliding_window=4, layer_pattern=("local", "global"), pos="rope", global_pos="none", local_rope_theta=100.0),
     dict(tie_embeddings=False), dict(scale_embeddings=True), dict(logit_scale=0.5), dict(output_softcap=3.0),
     dict(z_loss=1e-4), dict(attn_dropout=0.1, resid_dropout=0.1),
+    dict(mlp_init="fan_in"), dict(mlp_init="fan_in", block="parallel"), dict(pos="sinusoidal", sinusoid_scale=0.02),
+    dict(embed_init_std=1.0, tie_embeddings=False),
     dict(block="parallel", n_kv_heads=1, pos="rope", norm="rms", gated=True, activation="silu", sliding_window=5,
          layer_pattern=("local", "local", "global"), attn_softcap=8.0, qk_norm="rms", n_layers=3),
 ]

@@ -95,7 +95,7 @@ def test_relative_overrides_resolve_against_the_preset(preset):
         config = heads.model_config(variant, PRESETS[preset])
         assert config.effective_head_dim * config.n_heads == ratio * shape["d_model"]
     windows = ABLATIONS["sliding_window"]
-    assert windows.model_config("hybrid", PRESETS[preset]).sliding_window == shape["context"] // 4
+    assert windows.model_config("hybrid", PRESETS[preset]).sliding_window == shape["context"] // 8
     assert windows.model_config("hybrid", PRESETS[preset]).layer_kind(3) == "global"
 
 

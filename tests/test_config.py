@@ -32,6 +32,10 @@ def test_sizes_and_dependent_choices_are_validated_by_name():
         ModelConfig(layer_pattern=("local", "global"))
     with pytest.raises(ValueError, match="parallel_two_norms' is defined for norm_position='pre' only"):
         ModelConfig(block="parallel_two_norms", norm_position="post")
+    with pytest.raises(ValueError, match="norm='none' removes every norm: set final_norm=False"):
+        ModelConfig(norm="none")  # the config would claim a final norm the model does not build
+    with pytest.raises(ValueError, match="embed_init_std and sinusoid_scale must be positive"):
+        ModelConfig(embed_init_std=0.0)
 
 
 def test_config_is_frozen_and_keyword_only():

@@ -69,9 +69,9 @@ def test_upgrade_moves_proven_runs_maps_their_design_and_leaves_edited_ones(tmp_
     from ablations.declare.presets import get_preset
     from ablations.runs.identity import design_hash, design_identity
 
-    runs = [r for r in COMMITTED if r.parent.name == "normalisation"][:2]
+    runs = [r for r in COMMITTED if r.parent.name == "serial_vs_parallel"][:2]
     config = json.loads((runs[0] / "config.json").read_text())
-    ablation, preset = get_ablation("normalisation"), get_preset(config["preset"])
+    ablation, preset = get_ablation("serial_vs_parallel"), get_preset(config["preset"])
     old_design = design_hash(preset.model, ablation.base, preset.train.to_dict())  # the first rule: every field
     assert design_identity(preset.model, ablation.base, preset.train.to_dict()) == config["design"] != old_design
     good, edited = (_legacy_copy(run, tmp_path, old_design) for run in runs)
@@ -82,7 +82,7 @@ def test_upgrade_moves_proven_runs_maps_their_design_and_leaves_edited_ones(tmp_
     done = upgrade(tmp_path)
     assert [(path.name, new) for path, new in done.moved] == [(good.name, runs[0].name)]
     assert done.unproven == [edited] and edited.exists() and not good.exists()
-    moved = tmp_path / "runs" / "normalisation" / runs[0].name
+    moved = tmp_path / "runs" / "serial_vs_parallel" / runs[0].name
     for name in ("config.json", "summary.json"):
         assert json.loads((moved / name).read_text()) == json.loads((runs[0] / name).read_text())
     assert (moved / "history.jsonl").read_bytes() == (runs[0] / "history.jsonl").read_bytes()

@@ -99,6 +99,34 @@ def test_gpt2_init_scales_residual_projections():
     assert model.head.weight is model.tok_emb.weight
 
 
+def test_init_options_draw_at_their_declared_scales_and_defaults_keep_the_gpt2_weights():
+    shape = dict(d_model=256, n_layers=2, n_heads=4, context=64)
+    torch.manual_seed(0)
+    default = Transformer(ModelConfig(**shape))
+    torch.manual_seed(0)
+    explicit = Transformer(ModelConfig(**shape, embed_init_std=0.02, mlp_init="gpt2", sinusoid_scale=1.0))
+    assert all(torch.equal(a, b) for a, b in zip(default.state_dict().values(), explicit.state_dict().values()))
+
+    wide = Transformer(ModelConfig(**shape, embed_init_std=1.0, tie_embeddings=False))
+    assert wide.tok_emb.weight.std().item() == pytest.approx(1.0, rel=0.05)
+    assert wide.head.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    serial = Transformer(ModelConfig(**shape, mlp_init="fan_in", gated=True))
+    assert serial.blocks[0].mlp.w_in.weight.std().item() == pytest.approx(256**-0.5, rel=0.05)
+    assert serial.blocks[0].attn.qkv.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    fused = Transformer(ModelConfig(**shape, mlp_init="fan_in", block="parallel")).blocks[0]
+    attn_rows, mlp_rows = fused.in_proj.weight.split([fused.attn.in_features, fused.mlp.in_features])
+    assert (attn_rows.std().item(), mlp_rows.std().item()) == pytest.approx((0.02, 256**-0.5), rel=0.05)
+
+
+def test_sinusoid_scale_multiplies_the_table_also_past_the_context():
+    from models.positions import sinusoidal_table
+
+    model = Transformer(ModelConfig(d_model=32, n_layers=1, n_heads=2, context=16, pos="sinusoidal", sinusoid_scale=0.02))
+    assert torch.equal(model.sinusoids, sinusoidal_table(16, 32) * 0.02)
+    model(torch.zeros(1, 40, dtype=torch.long))  # past the context: the table grows
+    assert torch.allclose(model.sinusoids, sinusoidal_table(40, 32) * 0.02)
+
+
 def test_max_attention_logits_match_explicit_scores_and_respect_the_softcap():
     torch.manual_seed(0)
     model = Transformer(small(pos="rope", n_kv_heads=2)).eval()

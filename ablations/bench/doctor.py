@@ -27,7 +27,7 @@ PACKED = {
         norm="layer", norm_position="post", final_norm=False, activation="relu2", pos="alibi", block="parallel",
         n_kv_heads=1, qk_norm="layer", qk_norm_scope="all", scale_embeddings=True, logit_scale=0.5, embed_norm=True),
     "no-norm post-block gelu-tanh t5 head_dim window": dict(
-        norm="none", norm_position="post_block", activation="gelu_tanh", pos="t5", head_dim=16, attn_scale=0.1,
+        norm="none", final_norm=False, norm_position="post_block", activation="gelu_tanh", pos="t5", head_dim=16, attn_scale=0.1,
         qkv_bias=False, linear_bias=False, sliding_window=3, layer_pattern=("local",)),
     "offset-rms geglu sinusoidal parallel-two-norms": dict(
         norm="rms", norm_scale="offset", activation="gelu", gated=True, pos="sinusoidal", block="parallel_two_norms",

@@ -8,15 +8,13 @@ Lecture claim: a wide basin; 100–200 is good at scale (BLOOM 205, T5 v1.1 171,
 LLaMA 102). Source: Kaplan et al. 2020 (arXiv 2001.08361) via the lecture: at a fixed parameter count the
 loss changes by only a few percent over a wide range of shapes. The tiny budget cannot reach aspect 100–200
 with more than two layers, so these claims test the basin, not its location at scale.
-Metric and direction: final validation loss, paired by seed: within ±0.03 nats/byte (about 1.7%) of the
+Metric and direction: final validation loss, paired by seed: within the one equivalence margin (EQUIV, first ±0.03) of the
 4-layer model for its neighbours in depth; the 1-layer model higher (one layer cannot compose attention).
 """
 
-from ablations.declare.spec import LOSS_TARGET, LOSS_WHY, Ablation, Claim
+from ablations.declare.spec import EQUIV, EQUIV_WHY, LOSS_TARGET, LOSS_WHY, Ablation, Claim
 from ablations.declare.variant import llama_style
 
-BASIN = 0.03
-BASIN_WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: 'a few percent' over the basin, fixed in advance"
 AT_SCALE = ("where the basin lies (aspect 100–200) needs a budget that fits many layers at that width; "
             "at tiny only 2 layers come near (88)")
 
@@ -30,10 +28,10 @@ ABLATION = Ablation(
     baseline="depth_4",
     claims=(
         Claim(says="2 layers (aspect 88 at tiny) match 4 (aspect 32)", treatment="depth_2", baseline="depth_4",
-              metric="final_val_loss", direction="matches", margin=BASIN, target=BASIN, why=BASIN_WHY,
+              metric="final_val_loss", direction="matches", margin=EQUIV, target=EQUIV, why=EQUIV_WHY,
               paper="a few percent over a wide range of shapes (Kaplan)", beyond_tiny=AT_SCALE),
         Claim(says="8 layers (aspect 12 at tiny) match 4 (aspect 32)", treatment="depth_8", baseline="depth_4",
-              metric="final_val_loss", direction="matches", margin=BASIN, target=BASIN, why=BASIN_WHY,
+              metric="final_val_loss", direction="matches", margin=EQUIV, target=EQUIV, why=EQUIV_WHY,
               paper="a few percent over a wide range of shapes (Kaplan)", beyond_tiny=AT_SCALE),
         Claim(says="1 layer (aspect 256 at tiny) is worse than 4", treatment="depth_1", baseline="depth_4",
               metric="final_val_loss", direction="higher", target=LOSS_TARGET, why=LOSS_WHY,

@@ -3,15 +3,13 @@
 Lecture claim: a ratio of 1 is standard (most models); T5 (16), LaMDA (2) and PaLM (1.48) depart from it
 without visible harm: weak sensitivity.
 Source: the lecture's table of model configs (REFERENCES.md, hyperparameter consensus).
-Metric and direction: final validation loss within ±0.03 nats/byte of the ratio-1 model's, paired by seed.
+Metric and direction: final validation loss within the one equivalence margin (EQUIV, first 0.03) of the ratio-1
+model's, paired by seed.
 The attention projections' parameters scale with the ratio; the tables show them.
 """
 
-from ablations.declare.spec import Ablation, Claim
+from ablations.declare.spec import EQUIV, EQUIV_WHY, Ablation, Claim
 from ablations.declare.variant import llama_style
-
-MARGIN = 0.03
-WHY = "0.03 nats/byte ≈ 1.7% of the tiny preset's loss: 'weak sensitivity', fixed before the runs"
 
 ABLATION = Ablation(
     name="head_dim",
@@ -27,8 +25,8 @@ ABLATION = Ablation(
     baseline="ratio_1",
     claims=(
         Claim(says="a head ratio of 0.5 matches 1", treatment="ratio_0.5", baseline="ratio_1", metric="final_val_loss",
-              direction="matches", margin=MARGIN, target=MARGIN, why=WHY, paper="no loss figure; configs only"),
+              direction="matches", margin=EQUIV, target=EQUIV, why=EQUIV_WHY, paper="no loss figure; configs only"),
         Claim(says="a head ratio of 2 matches 1", treatment="ratio_2", baseline="ratio_1", metric="final_val_loss",
-              direction="matches", margin=MARGIN, target=MARGIN, why=WHY, paper="LaMDA uses 2"),
+              direction="matches", margin=EQUIV, target=EQUIV, why=EQUIV_WHY, paper="LaMDA uses 2"),
     ),
 )
