@@ -53,7 +53,8 @@ def _describe(ablation: Ablation) -> None:
         margin = f" (margin {claim.margin:g})" if claim.margin else ""
         print(f"  claim:    {claim.says} ({claim.treatment} vs {claim.baseline}, {claim.metric} {claim.direction}{margin})")
     lrs = ", ".join(f"{lr:g}" for lr in ablation.lrs) or "the preset's"
-    print(f"  seeds:    {ablation.seeds} by default; LRs: {lrs}\n")
+    first = f" from seed {ablation.first_seed}" if ablation.first_seed else ""
+    print(f"  seeds:    {ablation.seeds} by default{first}; LRs: {lrs}\n")
 
 
 ARCHS_START, ARCHS_END = "<!-- archs:start -->", "<!-- archs:end -->"
@@ -95,7 +96,7 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
         design = resolve(ablation, args.preset, args.variants, args.lrs, args.tokenizer, args.compile)
     except (UnknownName, ValueError) as error:
         raise UsageError(str(error)) from None
-    pilot = range(_seeds(args, ablation.seeds))
+    pilot = range(ablation.first_seed, ablation.first_seed + _seeds(args, ablation.seeds))
     try:
         corpus, notice = (load_corpus(args.data, design.context), "") if args.data else default_corpus(design.context)
     except CorpusError as error:
@@ -125,9 +126,9 @@ def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpe
     runs = load_runs(first.results_dir, args.name)
     mine = (runs["preset"] == first.preset) & (runs["corpus_label"] == first.corpus.label) & (runs["design"] == first.design)
     runs = runs[mine]
-    n0 = len({spec.seed for spec in pilot})
+    n0, start = len({spec.seed for spec in pilot}), ablation.first_seed
     wanted = second_stage(runs, ablation, n0, args.max_seeds)
-    extra = plan(args, {key: range(n0, n) for key, n in wanted.items()})
+    extra = plan(args, {key: range(start + n0, start + n) for key, n in wanted.items()})
     for spec in sorted({(s.variant, s.train.lr) for s in extra}):
         print(f"--seeds auto: {spec[0]} at lr {spec[1]:g}: {wanted[spec]} seeds in all (Stein's second stage; "
               f"--max-seeds {args.max_seeds})")

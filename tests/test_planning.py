@@ -50,3 +50,22 @@ def test_seeds_auto_runs_the_pilot_then_the_second_stage_for_the_claims_variants
     pilot = [(v, s) for v in ("layernorm", "rmsnorm") for s in range(3)]
     assert set(pilot) <= set(seeds) and len(seeds) <= 8
     assert ("--seeds auto: layernorm at lr 0.001" in run.stdout) == (len(seeds) > 6)
+
+
+def test_a_declared_first_seed_starts_the_pilot_and_plans_the_second_stage_from_those_seeds_alone(tmp_path, monkeypatch):
+    import dataclasses
+
+    from ablations import cli
+
+    confirmatory = [0.004, -0.006, 0.009]
+    ablation, runs = _pilot(tmp_path, [0.5, -0.5, 0.4, *confirmatory])  # seeds 0–2: an old, exploratory spread
+    shifted = dataclasses.replace(ablation, first_seed=3)
+    expected = stein_seeds(float(np.std(confirmatory, ddof=1)), 3, 0.005)
+    planned = second_stage(runs, shifted, pilot=3, most=60)
+    assert expected < 60 and planned == {("layernorm", 2e-3): expected, ("rmsnorm", 2e-3): expected}
+
+    monkeypatch.setattr(cli, "get_ablation", lambda name: shifted)
+    args = cli.build_parser().parse_args(["run", ablation.name, "--preset", "smoke", "--data", "stdlib",
+                                          "--results-dir", str(tmp_path)])
+    cli.check_flags(cli.FLAGS["run"], args)  # as `ablate run` does: the checked flags, their defaults filled
+    assert sorted({spec.seed for spec in cli.plan(args)}) == [3, 4, 5]

@@ -26,6 +26,7 @@ ABLATION = Ablation(
     base=llama_style(head_dim=16, d_ff_multiple=16),
     variants={f"depth_{n}": dict(layers_at_budget=n) for n in (1, 2, 4, 8, 16)},
     baseline="depth_4",
+    first_seed=3,  # seeds 0–2 ran before the claims took this form (exploratory)
     claims=(
         Claim(says="2 layers (aspect 88 at tiny) match 4 (aspect 32)", treatment="depth_2", baseline="depth_4",
               metric="final_val_loss", direction="matches", margin=EQUIV, target=EQUIV, why=EQUIV_WHY,

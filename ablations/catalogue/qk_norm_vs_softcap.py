@@ -34,6 +34,7 @@ ABLATION = Ablation(
         "qk_norm_z_loss": dict(qk_norm="rms", z_loss=1e-4),
     },
     baseline="none",
+    first_seed=3,  # seeds 0–2 ran before the claims took this form (exploratory)
     group="stability",
     claims=(
         Claim(says="at a stable LR, QK-norm reaches lower loss than soft-capping", treatment="qk_norm",

@@ -90,6 +90,9 @@ class Ablation:
     claims: tuple[Claim, ...]
     group: Group = "architecture"
     seeds: int = 3  # every variant's pilot; claim variants get more under --seeds auto
+    # The pilot's first seed. Seeds below it ran before a claim took its current form: fresh seeds make the
+    # confirmatory set (their old runs stay, judged apart as exploratory).
+    first_seed: int = 0
     lrs: tuple[float, ...] = ()  # the LR sweep; empty: the preset's LR only
     overrides: dict[str, Overrides] = dataclasses.field(init=False, repr=False, compare=False)  # base, then variant
 

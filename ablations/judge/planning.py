@@ -32,7 +32,9 @@ def second_stage(runs: pd.DataFrame, ablation: Ablation, pilot: int, most: int) 
     the pilot's seeds alone, so running it again after the second stage plans the same totals (Stein's
     procedure has two stages, not more). `runs` must hold one preset, corpus and design."""
     wanted: dict[tuple[str, float], int] = {}
-    for verdict, total in _planned(runs[runs["seed"] < pilot], ablation) if not runs.empty else ():
+    first = ablation.first_seed
+    in_pilot = runs[runs["seed"].between(first, first + pilot - 1)] if not runs.empty else runs
+    for verdict, total in _planned(in_pilot, ablation) if not in_pilot.empty else ():
         if verdict.is_speed or math.isnan(verdict.where.lr):
             continue  # speed claims plan rounds, not seeds; LR-sensitivity claims are not planned (their pilot stands)
         for variant in verdict.claim.variants:
