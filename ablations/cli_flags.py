@@ -131,8 +131,8 @@ RUN = [
     ABLATION,
     Flag("--preset", PRESET, default="tiny", metavar="NAME", help=f"size and budget: {', '.join(PRESETS)} (default: tiny)"),
     Flag("--seeds", Whole(1, words=("auto",)), metavar="N|auto", help="seeds per variant, from the ablation's first seed "
-         "(default: its pilot); auto: the pilot, then as many seeds for the claims' variants as the pilot's spread says their targets need "
-         "(Stein 1945)"),
+         "(default: its pilot); auto: the pilot, then as many seeds for the claims' variants as the pilot's spread says "
+         "their targets need (Stein 1945)"),
     Flag("--max-seeds", Whole(1), default="10", metavar="N", help="cap on the seeds --seeds auto runs (10)"),
     Flag("--lrs", ListOf(Positive()), metavar="LR,LR", help="learning rates to sweep (default: the ablation's, else the "
          "preset's)"),
