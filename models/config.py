@@ -79,7 +79,7 @@ class ModelConfig:
     resid_dropout: float = 0.0
     # Embeddings and output
     tie_embeddings: bool = True  # output head shares the token embedding matrix
-    embed_init_std: float = 0.02  # token embedding init; 1.0 with an untied head is CS336's init
+    embed_init_std: float = 0.02  # token embedding init; 1.0 with an untied head is CS336's init (tied, it is the head's too)
     scale_embeddings: bool = False  # multiply token embeddings by sqrt(d_model) (Gemma)
     logit_scale: float = 1.0  # multiplier on output logits (Cohere)
     output_softcap: float | None = None  # cap·tanh(logit/cap) on output logits (Gemma 2: 30)

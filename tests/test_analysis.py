@@ -56,6 +56,16 @@ def test_compare_pairs_by_seed_counts_divergence_and_never_pools_corpora(tmp_pat
     assert verdicts.to_dict() == {"x@1": "contradicted", "y@2": "reproduced"}
 
 
+def test_a_treatment_that_diverged_counts_for_a_higher_claim_at_the_loss_at_initialisation(tmp_path):
+    worse = dataclasses.replace(ABLATION, claims=(Claim(says="b is worse", treatment="b", baseline="a",
+                                                        metric="final_val_loss", direction="higher", target=0.05, why="w"),))
+    runs = _frame([_run("a", s, 2.0) for s in range(3)]
+                  + [_run("b", 0, 2.5), _run("b", 1, 2.6), _run("b", 2, 0, diverged=True)], tmp_path)
+    (row,) = judge(runs, worse).itertuples()
+    expected = paired_difference_ci([2.5, 2.6, math.log(256)], [2.0, 2.0, 2.0])  # the diverged seed at log(vocab)
+    assert (row.pairs, row.diff_mean, row.diff_low) == (3, pytest.approx(expected.mean), pytest.approx(expected.low))
+
+
 def test_runs_of_an_older_variant_definition_are_superseded(tmp_path):
     root = tmp_path / "runs" / "a"
     old, new = "2025-01-01", "2026-02-01"

@@ -16,11 +16,15 @@ NoPE lower than RoPE. Learned positions cannot run past the context and record n
 Sinusoidal scale. The table's entries have RMS 0.71 while our token embeddings start at RMS 0.02 (0.226 after the
 √d multiply the first design used); position drowned the token (pilot means:
 unscaled 2.35, tokens ×√d 1.85, learned 1.77, RoPE 1.67 nats/byte), a handicap of the variant, not the scheme.
-Now the table is multiplied by 0.02 (`sinusoid_scale`), the scale of the learned table it stands in for.
+Now the table is multiplied by 0.02·√2 (`sinusoid_scale`), which gives it the learned table's RMS, 0.02.
+The table stays fixed while the token embeddings grow in training, so a diagnostic arm keeps the first
+design (tokens ×√d, `sinusoidal_scaled_tokens`): if the two sinusoidal arms disagree, the RoPE-vs-sinusoidal
+row is about the scale, not the scheme.
 Checked at init (tiny preset, first training batch, mean of seeds 0–2; position RMS / token RMS, loss, logit std, grad
-norm): rope –, 5.523, 0.252, 5.43; learned 1.00, 5.552, 0.246, 3.92; sinusoidal ×0.02 0.71, 5.569, 0.241, 7.23.
+norm): rope –, 5.523, 0.252, 5.43; learned 1.00, 5.552, 0.246, 3.92; sinusoidal ×0.02·√2 1.00, 5.578, 0.237, 7.04;
+tokens ×√d (diagnostic) 3.13, 5.567, 0.231, 2.16.
 Vaswani's own convention (embeddings N(0, d^-0.5), ×√d, tied) starts at loss 9.0 here and was not taken.
-The old sinusoidal runs (a different run id) are kept out of the table.
+The unscaled pilot's runs have another id and stay out; the diagnostic arm's seeds 0–2 are exploratory.
 """
 
 from ablations.declare.spec import EQUIV, EQUIV_WHY, Ablation, Claim
@@ -36,7 +40,8 @@ ABLATION = Ablation(
     base=llama_style(varied=("pos",)),
     variants={
         "rope": dict(pos="rope"),
-        "sinusoidal": dict(pos="sinusoidal", sinusoid_scale=0.02),  # the learned table's scale (see above)
+        "sinusoidal": dict(pos="sinusoidal", sinusoid_scale=0.02 * 2**0.5),  # the learned table's RMS (see above)
+        "sinusoidal_scaled_tokens": dict(pos="sinusoidal", scale_embeddings=True),  # the first design: a diagnostic
         "learned": dict(pos="learned"),
         "alibi": dict(pos="alibi"),
         "t5": dict(pos="t5"),

@@ -99,8 +99,13 @@ def _group_verdict(claim: Claim, group: pd.DataFrame, where: Where, pilot: int) 
         notes.append(f"not scored: the baseline {claim.baseline} never trained (diverged or stuck at the unigram level)")
     elif claim.minus is None:  # pairs whose baseline did not train say nothing about the treatment
         arms[claim.baseline] = arms[claim.baseline].where(baseline_trained)
+    judged = metric.kind in ("loss", "stability") and metric.better == "lower"  # where diverging is the worst outcome
+    if judged and claim.direction == "higher":  # a divergence is evidence for "the treatment is worse", not a gap
+        treated = arm_runs[claim.treatment]
+        worst = treated["model"].map(lambda m: math.log(m["vocab_size"])) if metric.kind == "loss" else treated[metric.name]
+        arms[claim.treatment] = arms[claim.treatment].where(treated["outcome"] != "diverged", worst)
     diffs = _differences(claim, arms)
-    against = metric.kind == "loss" and claim.direction != "higher"  # divergence speaks against "lower or equal"
+    against = judged and claim.direction != "higher"  # divergence speaks against "lower or equal"
     if against and not notes:  # a seed on which only the treatment diverged counts against the claim
         diverged = {v: set(r.index[r["outcome"] == "diverged"]) for v, r in arm_runs.items()}
         if diverged[claim.treatment] & set(arm_runs[claim.baseline].index) - diverged[claim.baseline]:
