@@ -220,3 +220,12 @@ def test_designs_that_differ_only_by_the_schema_they_were_stored_under_are_one_g
     assert set(counted["design"]) == {resolve(ABLATION, "tiny").hash} and len(counted) == 12
     (row,) = judge(counted, ABLATION).itertuples()
     assert row.pairs == 6
+
+
+def test_a_row_with_nothing_to_pair_says_which_seeds_and_command_would_settle_it(tmp_path):
+    unrun = Claim(says="c is better", treatment="c", baseline="a", metric="final_val_loss", direction="lower",
+                  target=0.05, why="w")
+    ablation = dataclasses.replace(ABLATION, variants={"a": {}, "b": {}, "c": {}}, claims=(unrun,), first_seed=4)
+    runs = _frame([_run(v, s, 2.0) for v in ("a", "b") for s in range(3)], tmp_path)
+    (row,) = judge(runs, ablation).itertuples()
+    assert row.verdict == "not run" and row.note.endswith("`ablate run a` trains its pilot, seeds 4–6")

@@ -3,7 +3,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from ablations.catalogue import all_ablations
+from ablations.catalogue import all_ablations, get_ablation
+from ablations.judge.analysis import load_runs, lr_sensitivity
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "inspect_results.ipynb"
 
@@ -45,4 +46,5 @@ def test_notebook_shows_the_committed_reference_results(monkeypatch):
     unrun = [name for name in all_ablations() if not any((results / "runs" / name).glob("*/summary.json"))
              and not any((results / "reports" / name).glob("speed-*.csv"))]
     assert html.count("not run yet") == len(unrun) and "more LR-sensitive" in html
-    assert _figures(outputs) == 4  # with the LR-sweep figure
+    sweep = not lr_sensitivity(load_runs(results, "normalisation"), get_ablation("normalisation")).empty
+    assert _figures(outputs) == 3 + sweep  # the LR-sweep figure once a seed has finished every LR of both arms

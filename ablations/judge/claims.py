@@ -76,7 +76,13 @@ def _split(claim: Claim, group: pd.DataFrame, registration: Registration | None)
         yield group[group["seed"].isin(seen)], True
 
 
-def _per_run(claim: Claim, runs: pd.DataFrame, pilot: int, registration: Registration | None) -> list[Verdict]:
+def _pilot_hint(ablation: Ablation) -> str:
+    """What settles a row with no confirmatory pairs: the declared pilot's seeds and the command that runs them."""
+    first = ablation.first_seed
+    return f"`ablate run {ablation.name}` trains its pilot, seeds {first}–{first + ablation.seeds - 1}"
+
+
+def _per_run(claim: Claim, runs: pd.DataFrame, pilot: int, registration: Registration | None, hint: str) -> list[Verdict]:
     found = []
     for key, group in runs.groupby(GROUP, sort=True):
         if not claim.applies_at(key[-1]) or not set(claim.variants) <= set(group["variant"]):
@@ -84,7 +90,7 @@ def _per_run(claim: Claim, runs: pd.DataFrame, pilot: int, registration: Registr
         where = Where(**dict(zip(GROUP, key)), lrs=f"{key[-1]:g}")
         for part, exploratory in _split(claim, group, registration):
             verdict = _group_verdict(claim, part, where, pilot) if set(claim.variants) <= set(part["variant"]) else \
-                Verdict(claim, where, NO_EFFECT, NOT_RUN, "no seed of these variants ran after the claim took this form")
+                Verdict(claim, where, NO_EFFECT, NOT_RUN, f"no seed of these variants ran after the claim took this form; {hint}")
             found.append(dataclasses.replace(verdict, exploratory=exploratory))
     return found
 
@@ -171,8 +177,9 @@ def verdicts(runs: pd.DataFrame, ablation: Ablation, speed: pd.DataFrame | None 
         if runs.empty:
             continue
         mine = [] if counted.empty else _sweep(claim, counted, ablation, registration) if metric.across_runs else \
-            _per_run(claim, counted, ablation.seeds, registration)
-        mine = mine or [Verdict(claim, Where(), NO_EFFECT, NOT_RUN, "its variants have no finished runs to pair")]
+            _per_run(claim, counted, ablation.seeds, registration, _pilot_hint(ablation))
+        mine = mine or [Verdict(claim, Where(), NO_EFFECT, NOT_RUN,
+                                f"its variants have no finished runs to pair; {_pilot_hint(ablation)}")]
         label = _label(registration, any(v.exploratory for v in mine))
         found += [dataclasses.replace(v, registered=label) for v in mine]
     return found
