@@ -17,8 +17,9 @@ from ablations.data.corpus import CorpusError, default_corpus, load_corpus, toke
 from ablations.data.storage import storage_fault
 from ablations.data.tokenizer import BYTES
 from ablations.declare.names import UnknownName
-from ablations.declare.presets import PRESETS, get_preset
+from ablations.declare.presets import PRESETS
 from ablations.declare.spec import GROUPS, Ablation
+from ablations.jobs.executors import EXECUTORS, Executor
 from ablations.runs.resolve import resolve
 from ablations.runs.run_record import RunRecord, ablation_dir, logs_dir
 from ablations.runs.run_spec import RunSpec
@@ -135,23 +136,15 @@ def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpe
     return extra
 
 
-def _slurm_plan(args: argparse.Namespace):
-    from ablations.jobs.dispatch import SlurmPlan
-    from ablations.jobs.profiles import with_overrides
-
-    profile = with_overrides(args.profile, partition=args.partition, time_min=args.time, account=args.account, qos=args.qos)
-    gpus = args.gpus_per_run if args.gpus_per_run is not None else profile.gpus_per_run * get_preset(args.preset).needs_gpu
-    return SlurmPlan(profile=profile, gpus=gpus, array_parallelism=args.array_parallelism, wait=args.wait)
-
-
 class RunsStopped(Exception):
     """`ablate run` stopped by a signal: the message says what was kept."""
 
 
-def _kept(specs: list[RunSpec], stop: KeyboardInterrupt, slurm) -> str:
+def _kept(specs: list[RunSpec], stop: KeyboardInterrupt, executor: Executor) -> str:
     """What a stopped `ablate run` leaves: finished runs, and runs that resume from a checkpoint."""
-    if slurm is not None:
-        return (f"stopped watching {_how(stop)}; the SLURM jobs go on (ablate status {specs[0].ablation}; "
+    if executor.cluster:
+        return (f"stopped watching {_how(stop)}; the {executor.label or executor.name} jobs go on "
+                f"(ablate status {specs[0].ablation}; "
                 f"ablate cancel {specs[0].ablation} stops them)")
     done = sum(spec.record.is_done for spec in specs)
     resumable = sum(not spec.record.is_done and spec.record.checkpoint.exists() for spec in specs)
@@ -161,18 +154,18 @@ def _kept(specs: list[RunSpec], stop: KeyboardInterrupt, slurm) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     specs = plan(args)
-    slurm = _slurm_plan(args) if args.executor == "slurm" else None
+    executor = EXECUTORS[args.executor].from_args(args)
     from ablations.jobs.dispatch import dispatch  # imports Lightning (seconds): only once the input is valid
 
     root, logs = ablation_dir(specs[0].results_dir, args.name), logs_dir(specs[0].results_dir, args.name)
     try:
-        progress = dispatch(specs, args.executor, args.parallel, logs, force=args.force, slurm=slurm)
+        progress = dispatch(specs, executor, logs, force=args.force)
         if args.seeds == "auto" and (extra := _second_stage(args, specs)):
-            second = dispatch(extra, args.executor, args.parallel, logs, slurm=slurm)
+            second = dispatch(extra, executor, logs)
             progress.failed += second.failed
     except KeyboardInterrupt as stop:
-        raise RunsStopped(_kept(specs, stop, slurm)) from None
-    if slurm is not None and not slurm.wait:
+        raise RunsStopped(_kept(specs, stop, executor)) from None
+    if not executor.watch:
         print(f"follow with: ablate status {args.name}; stop with: ablate cancel {args.name}")
     else:
         print(f"results in {root}; next: ablate report {args.name}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 
 from ablations.cli_input import (
     Command,
@@ -21,14 +20,12 @@ from ablations.cli_input import (
     Switch,
     TextSource,
     Whole,
-    Word,
 )
 from ablations.data.tokenizer import BYTES, MAX_BPE, bpe_size
 from ablations.declare.presets import PRESETS
-from ablations.jobs.profiles import ProfileError, check_partition, load_profile, machine_cores
+from ablations.jobs.executors import DEFAULT, EXECUTORS
 
 USER_RESULTS = "ablate-results"  # a user's own runs: never the repository's committed reference in results/
-EXECUTORS = ("local", "debug", "slurm")  # submitit executors
 DTYPES = ("float32", "bfloat16")
 
 
@@ -53,45 +50,20 @@ class Tokenizer:
         return text
 
 
-class ClusterProfile:
-    """A profile in slurm/ or a .toml path, read and checked."""
-    def parse(self, text: str, args: argparse.Namespace):
-        try:
-            return load_profile(text)
-        except ProfileError as error:
-            raise Refused(str(error)) from None
+def _executors(args: argparse.Namespace) -> list[str]:
+    return list(EXECUTORS)  # read when checked, so an executor registered later is a choice too
 
 
-def _cores(args: argparse.Namespace) -> tuple[int | None, str]:
-    if args.executor != "local":
-        return None, ""
-    return machine_cores(), ("this machine's cores; more runs than cores time-share them, so the grid finishes no "
-                             "sooner and every step-time figure is distorted")
+def _executor_usable(executor: str, args: argparse.Namespace) -> str | None:
+    return EXECUTORS[executor].unusable()
+
+
+def _parallel_limit(args: argparse.Namespace) -> tuple[int | None, str]:
+    return EXECUTORS[args.executor].parallel_limit()
 
 
 def _below_smallest_context(args: argparse.Namespace) -> tuple[int | None, str]:
     return min(args.contexts) - 1, "below the smallest --contexts"
-
-
-def _slurm_present(executor: str, args: argparse.Namespace) -> str | None:
-    if executor == "slurm" and shutil.which("sbatch") is None:
-        return "no SLURM on this machine (sbatch not found); use --executor local"
-    return None
-
-
-def _partition_exists(partition: str, args: argparse.Namespace) -> str | None:
-    if args.executor == "slurm":
-        try:
-            check_partition(partition)
-        except ProfileError as error:
-            return str(error)
-    return None
-
-
-def _profile_partition_exists(profile, args: argparse.Namespace) -> str | None:
-    if args.partition is None and (why := _partition_exists(profile.partition, args)):
-        return f"its {why} (or pass --partition)"
-    return None
 
 
 def _cuda_visible(device: str, args: argparse.Namespace) -> str | None:
@@ -125,7 +97,8 @@ THREADS = Flag("--threads", Whole(1), metavar="N", help="torch CPU threads (defa
                "and on other load, and the report records it)")
 ROUNDS = Flag("--rounds", Whole(2), default="30", metavar="N", help="timed rounds, each timing every variant once (30)")
 WARMUP = Flag("--warmup", Whole(0), default="5", metavar="N", help="untimed rounds first (5)")
-SLURM = "SLURM (with --executor slurm)"
+EXECUTOR_HELP = "; ".join(f"{name}: {executor.help}" + (" (default)" if name == DEFAULT else "")
+                          for name, executor in EXECUTORS.items())
 
 RUN = [
     ABLATION,
@@ -145,21 +118,13 @@ RUN = [
          "per byte either way"),
     Flag("--compile", Switch(), help="torch.compile each model (fused kernels; part of the run's identity; the first "
          "step's excess time, mostly compilation, is recorded apart from the step-time metrics)"),
-    Flag("--executor", OneOf("executor", EXECUTORS), default="local", check=_slurm_present, metavar="|".join(EXECUTORS),
-         help="local: real subprocesses (default); debug: in this process; slurm: one job array"),
-    Flag("--parallel", Whole(1, high=_cores), default="1", metavar="K", help="local runs at once, at most the cores; each "
-         "takes cores/K torch threads (default 1: concurrent runs distort each other's speed)"),
+    Flag("--executor", OneOf("executor", _executors), default=DEFAULT, check=_executor_usable,
+         metavar="|".join(EXECUTORS), help=EXECUTOR_HELP),
+    Flag("--parallel", Whole(1, high=_parallel_limit), default="1", metavar="K", help="local runs at once, at most the "
+         "cores; each takes cores/K torch threads (default 1: concurrent runs distort each other's speed)"),
     Flag("--force", Switch(), help="discard stored results and rerun"),
     results_dir(write=True),
-    Flag("--profile", ClusterProfile(), default="local", check=_profile_partition_exists, group=SLURM,
-         help="cluster profile: a name in slurm/ or a .toml path (default: local)"),
-    Flag("--partition", Word(), check=_partition_exists, group=SLURM, help="override the profile's partition"),
-    Flag("--gpus-per-run", Whole(0), metavar="N", group=SLURM, help="GPUs per run (default: the profile's, for GPU presets)"),
-    Flag("--time", Whole(1), metavar="MIN", group=SLURM, help="time limit per run in minutes"),
-    Flag("--account", Word(), group=SLURM, help="--account for sbatch"),
-    Flag("--qos", Word(), group=SLURM, help="--qos for sbatch"),
-    Flag("--array-parallelism", Whole(1), default="4", metavar="K", group=SLURM, help="array tasks running at once (4)"),
-    Flag("--wait", Switch(), group=SLURM, help="watch the array until it ends instead of returning"),
+    *(flag for executor in EXECUTORS.values() for flag in executor.flags),
 ]
 
 BENCH = [ABLATION, Flag("--preset", PRESET, default="tiny", metavar="NAME", help="model shape to measure (default: tiny)"),

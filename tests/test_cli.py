@@ -8,6 +8,7 @@ from conftest import SHAKESPEARE, ablate
 
 from ablations import cli
 from ablations.catalogue import all_ablations
+from ablations.jobs.executors import run_state
 from ablations.reporting.overview import write_overview
 from ablations.runs.run_record import RunRecord
 
@@ -215,4 +216,4 @@ def test_a_damaged_run_is_named_by_status_and_report_and_trained_again_by_run(sm
     again = ablate("run", "rmsnorm_vs_layernorm", "--preset", "smoke", "--seeds", "2", "--results-dir", str(results))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "3 run(s) already finished: skipped" in again.stdout and "1 damaged run(s), trained again: " in again.stdout
-    assert damaged.state() == "finished"
+    assert run_state(damaged) == "finished"

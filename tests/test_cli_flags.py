@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ablations import cli
-from ablations.cli_flags import COMMANDS, ClusterProfile, Tokenizer
+from ablations.cli_flags import COMMANDS, Tokenizer
 from ablations.cli_input import EditFile, Folder, ListOf, OneOf, OutFile, Positive, Switch, TextSource, Whole, Word, shown
+from ablations.jobs.executors import ClusterProfile
 from ablations.jobs.profiles import available_profiles
 
 CASES = [(command, flag) for command in COMMANDS for flag in command.flags]

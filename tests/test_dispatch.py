@@ -8,6 +8,7 @@ from conftest import make_spec
 
 from ablations.data.corpus import Corpus
 from ablations.jobs.dispatch import dispatch, pending_runs
+from ablations.jobs.executors import Debug, Local, run_state
 from ablations.jobs.profiles import machine_cores
 from ablations.runs.run_record import RunRecord
 from ablations.runs.snapshot import git_commit, snapshot_code
@@ -18,7 +19,7 @@ def test_a_failing_job_is_reported_with_its_log_and_the_others_still_run(corpus,
     missing = Corpus(name="gone", sha256="0" * 64, tokens_path=str(tmp_path / "gone.u8"), n_tokens=1000)
     bad = replace(good, corpus=missing, variant="bad")
     lines = []
-    progress = dispatch([bad, good], "local", parallel=1, log_dir=tmp_path / "logs", say=lines.append, poll_s=0.2)
+    progress = dispatch([bad, good], Local(parallel=1), log_dir=tmp_path / "logs", say=lines.append, poll_s=0.2)
     assert progress.done == 1 and len(progress.failed) == 1
     (failure,) = [line for line in lines if line.startswith("FAILED")]
     assert "bad seed 0" in failure and "gone.u8" in failure and progress.failed[0] in failure
@@ -30,7 +31,7 @@ def test_a_failing_job_is_reported_with_its_log_and_the_others_still_run(corpus,
 def test_parallel_local_runs_each_take_their_share_of_the_cores(corpus, tmp_path):
     specs = [make_spec(corpus, tmp_path, steps=10, eval_every=10, seed=seed) for seed in (0, 1)]
     lines = []
-    progress = dispatch(specs, "local", parallel=2, log_dir=tmp_path / "logs", say=lines.append, poll_s=0.2)
+    progress = dispatch(specs, Local(parallel=2), log_dir=tmp_path / "logs", say=lines.append, poll_s=0.2)
     assert progress.done == 2, lines
     share = max(1, machine_cores() // 2)  # torch's default would be every core, twice over
     assert [spec.record.read_summary()["torch_threads"] for spec in specs] == [share, share]
@@ -44,10 +45,10 @@ def test_a_local_run_reads_running_while_a_process_holds_its_lock_and_interrupte
     (run_dir / "job.json").write_text(json.dumps({"executor": "local", "job_id": "1"}))
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run_dir)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"  # another process, as a concurrent `ablate run` would be
-    assert RunRecord(run_dir).state() == "running"
+    assert run_state(RunRecord(run_dir)) == "running"
     holder.terminate()
     holder.wait()
-    assert RunRecord(run_dir).state() == "interrupted"
+    assert run_state(RunRecord(run_dir)) == "interrupted"
 
 
 HOLD_LOCK = """
@@ -69,11 +70,11 @@ def test_code_in_a_snapshot_reports_the_commit_it_was_taken_from(tmp_path):
 
 def test_a_run_another_ablation_finished_is_adopted_not_trained_and_a_stale_one_is_trained(corpus, tmp_path):
     first = make_spec(corpus, tmp_path, steps=10, eval_every=10)
-    dispatch([first], "debug", parallel=1, log_dir=tmp_path / "logs", say=lambda line: None)
+    dispatch([first], Debug(), log_dir=tmp_path / "logs", say=lambda line: None)
     again = replace(first, ablation="other", variant="same_run", design="e")
     assert again.run_id == first.run_id  # the ablation, variant and design are names, not what is computed
     lines = []
-    progress = dispatch([again], "debug", parallel=1, log_dir=tmp_path / "logs", say=lines.append)
+    progress = dispatch([again], Debug(), log_dir=tmp_path / "logs", say=lines.append)
     assert progress.skipped == 1 and progress.done == 0 and "1 of them identical" in lines[0]
     theirs, ours = first.record.read_summary(), again.record.read_summary()
     assert ours.pop("adopted_from") == "test" and again.record.read_config()["variant"] == "same_run"
@@ -82,7 +83,7 @@ def test_a_run_another_ablation_finished_is_adopted_not_trained_and_a_stale_one_
     assert again.record.read_history() == first.record.read_history()
 
     assert pending_runs([again], force=True) == ([again], 0, 0)  # --force trains, never copies
-    dispatch([again], "debug", parallel=1, log_dir=tmp_path / "logs", say=lambda line: None)
+    dispatch([again], Debug(), log_dir=tmp_path / "logs", say=lambda line: None)
     stale = replace(first, ablation="third")  # twins from before a metric existed cannot stand for this run
     for older in (first, again):
         summary = older.record.read_summary()

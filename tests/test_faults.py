@@ -16,6 +16,7 @@ from conftest import ablate
 from ablations import cli
 from ablations.cli_flags import FLAGS
 from ablations.cli_input import check_flags
+from ablations.jobs.executors import run_state
 from ablations.runs.run_record import RunRecord
 
 SMOKE = ["run", "rmsnorm_vs_layernorm", "--preset", "smoke"]
@@ -76,7 +77,7 @@ def test_a_stopped_run_says_so_in_one_line_and_leaves_no_training(how, tmp_path)
     assert err.startswith(f"ablate run: stopped {named}; no training is left running; ") and "run(s) finished and kept" in err
     assert err.rstrip().endswith(f"resume with: ablate {' '.join(SMOKE)} --seeds 3 --results-dir {tmp_path}")
     assert session(process.pid) == []  # nothing it started lives on
-    states = [record.state() for record in RunRecord.every(tmp_path, "rmsnorm_vs_layernorm")]
+    states = [run_state(record) for record in RunRecord.every(tmp_path, "rmsnorm_vs_layernorm")]
     assert "running" not in states and set(states) <= {"finished", "interrupted"}
 
 

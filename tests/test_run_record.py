@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 import ablations
+from ablations.jobs.executors import run_state
 from ablations.runs.run_record import STATES, RunRecord, thin_history
 
 PACKAGE = Path(ablations.__file__).parent
@@ -18,21 +19,21 @@ def test_no_other_module_spells_a_run_file_name():
 
 def test_states_follow_the_files_of_the_run(tmp_path):
     record = RunRecord.at(tmp_path, "a", "r1")
-    assert record.state() == "not started" and RunRecord.every(tmp_path, "a") == []
+    assert run_state(record) == "not started" and RunRecord.every(tmp_path, "a") == []
     record.register({"variant": "v", "seed": 0})
     record.register({"variant": "changed"})  # written once, when first queued or started
     assert record.read_config() == {"variant": "v", "seed": 0} and RunRecord.every(tmp_path, "a") == [record]
     record.write_job({"executor": "local", "job_id": "1"})
-    assert record.state() == "interrupted"  # a local job whose process holds no lock
+    assert run_state(record) == "interrupted"  # a local job whose process holds no lock
     with record.exclusive():
-        assert record.state() == "running"
+        assert run_state(record) == "running"
         with pytest.raises(RuntimeError, match="being trained by another process"):
             with RunRecord(record.dir).exclusive():
                 pass
     record.write_summary({"diverged": True, "diverged_at_step": 7})
-    assert record.state() == "diverged" and record.detail("diverged") == "at step 7"
+    assert run_state(record) == "diverged" and record.detail("diverged") == "at step 7"
     record.write_summary({"diverged": False})
-    assert record.state() == "finished" and RunRecord.done(tmp_path, "a") == [record]
+    assert run_state(record) == "finished" and RunRecord.done(tmp_path, "a") == [record]
     assert set(STATES) >= {"not started", "interrupted", "running", "diverged", "finished", "queued", "failed"}
 
 
@@ -73,17 +74,17 @@ def test_a_run_whose_files_cannot_be_read_is_damaged_never_finished(tmp_path):
     record.write_summary({"diverged": False, "final_val_loss": 1.5})
     whole = (record.dir / "summary.json").read_bytes()
     (record.dir / "summary.json").write_bytes(whole[: len(whole) // 2])  # a disk that filled mid-write, say
-    assert record.state() == "damaged" and not record.is_done and record.damage() == "summary.json cannot be read (cut short or edited)"
+    assert run_state(record) == "damaged" and not record.is_done and record.damage() == "summary.json cannot be read (cut short or edited)"
     assert RunRecord.done(tmp_path, "a") == [] and RunRecord.damaged(tmp_path, "a") == [record]
     assert "`ablate run a` with the same flags trains it again" in record.detail("damaged")
     record.write_summary({"diverged": False})
-    assert record.state() == "finished" and RunRecord.damaged(tmp_path, "a") == []
+    assert run_state(record) == "finished" and RunRecord.damaged(tmp_path, "a") == []
 
     (record.dir / "config.json").write_text('{"variant": ')
-    assert record.state() == "damaged" and record.read_config_or_none() is None
+    assert run_state(record) == "damaged" and record.read_config_or_none() is None
     record.register({"variant": "v"})  # the next start writes a damaged config again
     assert record.read_config() == {"variant": "v"}
 
     record.checkpoint_dir.mkdir()
     record.checkpoint.write_bytes(b"PK\x03\x04 the start of a zip, cut short")
-    assert record.state() == "damaged" and "last.ckpt" in record.damage()
+    assert run_state(record) == "damaged" and "last.ckpt" in record.damage()

@@ -14,7 +14,8 @@ import submitit
 import torch
 from conftest import REPO, ablate, make_spec
 
-from ablations.jobs.dispatch import SlurmPlan, dispatch, slurm_executor
+from ablations.jobs.dispatch import dispatch
+from ablations.jobs.executors import Slurm
 from ablations.jobs.profiles import load_profile
 from ablations.runs.run_record import RunRecord
 from ablations.runs.snapshot import git_commit
@@ -65,9 +66,9 @@ def test_generated_sbatch_script_for_the_gpu_profile_is_pinned(tmp_path, monkeyp
     (tmp_path / "srun").write_text("#!/bin/sh\nexit 1\n")
     (tmp_path / "srun").chmod(0o755)
     monkeypatch.setenv("PATH", f"{os.environ['PATH']}{os.pathsep}{tmp_path}")
-    plan = SlurmPlan(profile=load_profile("gpu-example"), gpus=2, array_parallelism=4, wait=False)
+    slurm = Slurm(profile=load_profile("gpu-example"), gpus=2, array_parallelism=4, wait=False)
     logs = Path("/cluster/results/runs/rmsnorm_vs_layernorm/_logs")
-    executor = slurm_executor(plan, logs, logs.parent / "_snapshots" / "20260101T000000Z", "ablate-rmsnorm_vs_layernorm")
+    executor = slurm.submitit_executor(logs, logs.parent / "_snapshots" / "20260101T000000Z", "ablate-rmsnorm_vs_layernorm")
     text = executor._executor._make_submission_file_text(f"python -u -m submitit.core._submit {logs}/%j", "uid")
     assert text == GOLDEN.read_text()
 
@@ -123,8 +124,8 @@ def test_ablation_goes_out_as_one_array_runs_frozen_code_and_reports(tmp_path):
 def test_preempted_run_requeues_and_resumes_with_the_same_history(corpus, tmp_path):
     model = dict(d_model=128, n_layers=4, n_heads=4, context=64)
     spec = make_spec(corpus, tmp_path / "cluster", steps=160, eval_every=20, **model)
-    plan = SlurmPlan(profile=load_profile("local"), gpus=0, array_parallelism=1, wait=False)
-    dispatch([spec], "slurm", 1, spec.run_dir.parent / "_logs", say=print, slurm=plan)
+    slurm = Slurm(profile=load_profile("local"), gpus=0, array_parallelism=1, wait=False)
+    dispatch([spec], slurm, spec.run_dir.parent / "_logs", say=print)
     record = json.loads((spec.run_dir / "job.json").read_text())
     job = submitit.SlurmJob(folder=record["folder"], job_id=record["job_id"])
     checkpoint = spec.run_dir / "checkpoints" / "last.ckpt"
@@ -189,9 +190,9 @@ def test_a_failed_job_shows_in_status_with_its_log_instead_of_hanging(corpus, tm
     good = make_spec(corpus, tmp_path, steps=10, eval_every=10)
     missing = Corpus(name="gone", sha256="0" * 64, tokens_path=str(tmp_path / "gone.u8"), n_tokens=1000)
     bad = replace(good, corpus=missing, variant="bad")
-    plan = SlurmPlan(profile=load_profile("local"), gpus=0, array_parallelism=2, wait=True)
+    slurm = Slurm(profile=load_profile("local"), gpus=0, array_parallelism=2, wait=True)
     lines = []
-    progress = dispatch([bad, good], "slurm", 1, tmp_path / "runs" / "test" / "_logs", say=lines.append, slurm=plan, poll_s=1)
+    progress = dispatch([bad, good], slurm, tmp_path / "runs" / "test" / "_logs", say=lines.append, poll_s=1)
     assert progress.done == 1 and len(progress.failed) == 1 and "gone.u8" in " ".join(lines)
     for _ in range(30):  # the controller may list a task that just failed as running while it tears down
         states = {row["variant"]: row for row in run_states(tmp_path, "test")}

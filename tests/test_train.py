@@ -9,6 +9,7 @@ import torch
 from conftest import make_spec
 
 from ablations.declare.spec import Ablation, Claim
+from ablations.jobs.executors import run_state
 from ablations.reporting.report import write_report
 from ablations.runs.run_record import RunRecord
 from ablations.training.train import train
@@ -121,7 +122,7 @@ def test_a_checkpoint_cut_short_is_dropped_and_the_run_starts_over(corpus, tmp_p
     spec = make_spec(corpus, tmp_path, steps=10, eval_every=10)
     spec.record.checkpoint_dir.mkdir(parents=True)
     spec.record.checkpoint.write_bytes(b"PK\x03\x04" + b"\0" * 100)  # what a full disk left of a save
-    assert spec.record.state() == "damaged"
+    assert run_state(spec.record) == "damaged"
     summary = train(spec)
     assert summary["resumed_from_step"] == 0 and summary["steps_done"] == 10
     assert "is cut short: starting the run over" in capsys.readouterr().out

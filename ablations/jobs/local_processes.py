@@ -10,9 +10,10 @@ import signal
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import submitit
+if TYPE_CHECKING:
+    import submitit  # the CLI reads the executors (which use this module) before submitit is needed
 
 GRACE_S = 4.0  # for a task to stop cleanly after SIGINT (Lightning's shutdown takes about a second) before SIGKILL
 

@@ -1,11 +1,11 @@
-"""A run's folder: the one module that knows its files, reads and writes them, and decides its state.
+"""A run's folder: the one module that knows its files, reads and writes them, and decides what they say of its state.
 
     RESULTS/runs/<ablation>/<run_id>/     (RESULTS: ./ablate-results, --results-dir or $ABLATE_RESULTS)
         config.json      what the run is (written when it is queued or started)
         metrics.jsonl    one row per optimiser step and per evaluation (the full record, not committed)
         history.jsonl    the record thinned to ~200 points (committed)
         summary.json     every metric's summary value; its presence marks the run done (committed)
-        job.json         which submitit job carries the run
+        job.json         which job carries the run, and its executor's name
         checkpoints/     only while unfinished
         tensorboard/     event files: `tensorboard --logdir RESULTS/runs/<ablation>`
         .lock            held by the process training the run
@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -33,27 +32,6 @@ from ablations.data.storage import atomic_write, write_json
 HISTORY_POINTS = 200  # train rows per run in history.jsonl: ~70 kB, small enough to commit
 STATES = ("not started", "queued", "running", "interrupted", "failed", "cancelled", "unknown", "damaged", "diverged",
           "finished")
-
-# sacct states → ours (submitit reads them through sacct, so accounting must be on)
-_SLURM_STATES = {
-    "PENDING": "queued", "REQUEUED": "queued", "REQUEUE_HOLD": "queued", "REQUEUE_FED": "queued",
-    "CONFIGURING": "queued", "SUSPENDED": "queued", "RESIZING": "queued",
-    "RUNNING": "running", "COMPLETING": "running", "STAGE_OUT": "running", "SIGNALING": "running",
-    "CANCELLED": "cancelled", "UNKNOWN": "unknown",
-}
-
-
-def _slurm_state(job: dict) -> str | None:
-    """The controller's own word on a queued or running task, from squeue. sacct (what submitit reads) reports
-    a job array's pending remainder as one line that can shadow a task that already runs; for a task that has
-    ended, sacct is right and squeue may still list it while it completes."""
-    try:
-        out = subprocess.run(["squeue", "-h", "-j", job["job_id"], "-o", "%T"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    states = out.stdout.split() if out.returncode == 0 else []
-    return states[0] if len(states) == 1 else None  # gone from the queue (finished): sacct knows the rest
-
 
 def ablation_dir(results_dir: str | Path, ablation: str) -> Path:
     return Path(results_dir) / "runs" / ablation
@@ -285,21 +263,14 @@ class RunRecord:
         except AlreadyTraining:
             return True
 
-    def state(self) -> str:
-        """One of STATES, decided here only. `interrupted` and `damaged` train on the next `ablate run`."""
+    def folder_state(self) -> str | None:
+        """The state (of STATES) the folder alone decides, or None while a job carries the unfinished run: the job's
+        executor decides then (`jobs.executors.run_state`). `damaged` trains again on the next `ablate run`."""
         if self.damage():
             return "damaged"
         if self.is_done:
             return "diverged" if self.read_summary().get("diverged") else "finished"
-        job = self.read_job()
-        if job is None:
-            return "not started"
-        if job["executor"] != "slurm":  # a local job: training now (its lock is held), or stopped with its parent
-            return "running" if self.being_trained() else "interrupted"
-        sacct = self._slurm_job(job).state.split()[0].rstrip("+")
-        if _SLURM_STATES.get(sacct) in ("queued", "unknown"):  # an array's pending line may shadow a task that runs
-            sacct = _slurm_state(job) or sacct
-        return _SLURM_STATES.get(sacct, "failed")
+        return "not started" if self.read_job() is None else None
 
     def detail(self, state: str) -> str:
         """What a user needs next to a state: where a failure's log is, when a run diverged."""
@@ -310,15 +281,3 @@ class RunRecord:
         if state == "damaged":
             return f"{self.damage()}; `ablate run {self.dir.parent.name}` with the same flags trains it again"
         return ""
-
-    def cancel_job(self) -> str:
-        """scancel the run's SLURM job; return its id."""
-        job = self.read_job()
-        self._slurm_job(job).cancel(check=False)
-        return job["job_id"]
-
-    @staticmethod
-    def _slurm_job(job: dict):
-        import submitit  # only for cluster jobs
-
-        return submitit.SlurmJob(folder=job["folder"], job_id=job["job_id"])

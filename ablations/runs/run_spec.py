@@ -35,6 +35,11 @@ class RunSpec:
         return run_identity(self.model.to_dict(), self.train.to_dict(), self.corpus.identity, self.seed, self.compile)
 
     @property
+    def label(self) -> str:
+        """How progress lines name the run."""
+        return f"{self.variant} seed {self.seed}"
+
+    @property
     def record(self) -> RunRecord:
         return RunRecord.at(self.results_dir, self.ablation, self.run_id)
 
