@@ -13,7 +13,7 @@ from ablations.data.storage import StorageFault, free_bytes, megabytes
 from ablations.declare.metrics import PER_RUN
 from ablations.jobs.executors import Executor, Job
 from ablations.runs.run_spec import RunSpec
-from ablations.training.train import ALREADY_RUNNING
+from ablations.training.train import ALREADY_RUNNING, FINISHED_ELSEWHERE
 
 
 @dataclass
@@ -128,6 +128,9 @@ def dispatch(specs: list[RunSpec], executor: Executor, log_dir: Path, force: boo
                 if error is None and ALREADY_RUNNING in job.results():  # another process took it first (rank 0's word)
                     progress.elsewhere += 1
                     say(f"{spec.label} ({spec.run_id}) is running in another process on this machine: left to it")
+                elif error is None and FINISHED_ELSEWHERE in job.results():
+                    progress.elsewhere += 1
+                    say(f"{spec.label} ({spec.run_id}) was finished by another process meanwhile: left to it")
                 elif error is None:
                     progress.done += 1
                 elif "StorageFault: " in (reason := _reason(error)):

@@ -36,6 +36,7 @@ from ablations.training.system import LanguageModelSystem
 from models import training_flops_per_token
 
 ALREADY_RUNNING = "already running"  # a job's result when another process holds the run
+FINISHED_ELSEWHERE = "finished elsewhere"  # ... or finished it between this job's planning and its start
 
 
 def _peak_memory(device: torch.device) -> tuple[int, str]:
@@ -214,6 +215,8 @@ class TrainJob(submitit.helpers.Checkpointable):
         if self.stop_with is not None:
             stop_with(self.stop_with)
         take_threads(self.spec)
+        if self.spec.record.is_done:  # jobs are planned for unfinished runs only: another process got there first
+            return FINISHED_ELSEWHERE
         try:
             return train(self.spec)
         except AlreadyTraining:
