@@ -48,6 +48,9 @@ def test_summary_records_what_the_issue_lists(corpus, tmp_path):
     train_rows = [r for r in rows if r["split"] == "train"]
     assert [r["step"] for r in train_rows] == list(range(1, 31))
     assert [r["step"] for r in rows if r["split"] == "val"] == [10, 20, 30]
+    # Bytes: a validation loss per byte is its loss per token, bit for bit, as before the exact per-byte rule.
+    assert all(r["loss"] == r["loss_per_token"] for r in rows if r["split"] == "val")
+    assert summary["val_tokens_per_byte"] == 1.0 and summary["final_val_loss"] == rows[-1]["loss_per_token"]
     assert all(len(r["grad_norm_layer"]) == 2 for r in train_rows)
     assert len(summary["max_attn_logit"]) == 2 and all(math.isfinite(x) for x in summary["max_attn_logit"])
     assert summary["loss_spikes"] == 0 and math.isfinite(summary["mean_log_z"])
