@@ -138,10 +138,13 @@ def test_a_bpe_runs_validation_losses_are_its_total_nats_over_the_bytes_it_score
 
 
 def test_vocabulary_variants_train_at_the_bytes_models_compute():
-    ablation, tiny = get_ablation("vocab_size"), get_preset("tiny")
-    budget = training_flops_per_token(ablation.model_config("bytes", tiny)) * tiny.train.steps
-    for variant in ablation.variants:
-        config, train = ablation.model_config(variant, tiny), ablation.train_config(variant, tiny)
-        assert config.vocab_size == (bpe_size(ablation.tokenizer(variant)) or 256)
-        per_step = training_flops_per_token(config)
-        assert abs(per_step * train.steps - budget) <= per_step * tiny.train.eval_every / 2  # to the nearest interval
+    """Steps to the nearest step: training FLOPs within half a step's of the bytes model's, at every preset."""
+    ablation = get_ablation("vocab_size")
+    for preset in (get_preset("smoke"), get_preset("tiny"), get_preset("small")):  # smoke: 8k BPE shorter than warm-up
+        budget = training_flops_per_token(ablation.model_config("bytes", preset)) * preset.train.steps
+        assert ablation.train_config("bytes", preset).steps == preset.train.steps
+        for variant in ablation.variants:
+            config, train = ablation.model_config(variant, preset), ablation.train_config(variant, preset)
+            assert config.vocab_size == (bpe_size(ablation.tokenizer(variant)) or 256)
+            per_step = training_flops_per_token(config)  # per token: every step trains as many tokens
+            assert abs(per_step * train.steps - budget) <= per_step / 2, (preset.name, variant)

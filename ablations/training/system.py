@@ -115,6 +115,8 @@ class LanguageModelSystem(L.LightningModule):
         step = self.global_step
         if step % self.log_every == 0 or step % self.train_config.eval_every == 0 or step >= self.train_config.steps:
             self.flush()
+        if step >= self.train_config.steps:  # Lightning validates when asked to stop: the last step is always evaluated
+            self.trainer.should_stop = True
 
     def on_train_end(self) -> None:
         self.flush()

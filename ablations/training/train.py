@@ -158,7 +158,7 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     trainer = L.Trainer(
         **layout,
         max_steps=spec.train.steps,
-        val_check_interval=spec.train.eval_every,
+        val_check_interval=spec.train.eval_every,  # and at the last step, multiple or not (the system's stop)
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
         gradient_clip_val=spec.train.grad_clip,
