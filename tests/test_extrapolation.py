@@ -25,6 +25,15 @@ def test_each_length_scores_as_many_tokens_as_a_regular_evaluation(corpus, tmp_p
     got = long_context_losses(model, spec.corpus, spec.model, spec.train)
     val = split(read_tokens(spec.corpus), "val")
     for factor in FACTORS:
+        # Bytes: the per-byte rule's factor is exactly 1, so the values are the per-token ones bit for bit.
+        by_position = torch.zeros(factor * spec.model.context, dtype=torch.float64)
+        for i in range(spec.train.eval_batches):
+            x, y = batch_at(val, VAL_SEED, i, spec.train.batch_size // factor, factor * spec.model.context)
+            with torch.no_grad():
+                by_position += F.cross_entropy(model(x).transpose(1, 2), y, reduction="none").mean(0).double()
+        by_position *= 1.0 / spec.train.eval_batches
+        assert got[metric_name(factor)] == by_position.mean().item()
+        assert got[past_context_name(factor)] == by_position[spec.model.context:].mean().item()
         losses, past = [], []
         for i in range(spec.train.eval_batches):
             x, y = batch_at(val, VAL_SEED, i, spec.train.batch_size // factor, factor * spec.model.context)

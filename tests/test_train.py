@@ -49,6 +49,9 @@ def test_summary_records_what_the_issue_lists(corpus, tmp_path):
     train_rows = [r for r in rows if r["split"] == "train"]
     assert [r["step"] for r in train_rows] == list(range(1, 31))
     assert [r["step"] for r in rows if r["split"] == "val"] == [10, 20, 30]
+    # Bytes: a validation loss per byte is its loss per token, bit for bit, as before the exact per-byte rule.
+    assert all(r["loss"] == r["loss_per_token"] for r in rows if r["split"] == "val")
+    assert summary["val_tokens_per_byte"] == 1.0 and summary["final_val_loss"] == rows[-1]["loss_per_token"]
     assert all(len(r["grad_norm_layer"]) == 2 for r in train_rows)
     assert len(summary["max_attn_logit"]) == 2 and all(math.isfinite(x) for x in summary["max_attn_logit"])
     assert summary["loss_spikes"] == 0 and math.isfinite(summary["mean_log_z"])
@@ -102,8 +105,22 @@ def test_non_finite_loss_stops_the_run_and_records_divergence(corpus, tmp_path):
     assert "| boom | 1 | 1 | 0 | – |" in table  # in its own LR's group: counted, not averaged
 
 
-def test_a_run_stopped_after_its_last_checkpoint_records_that_it_resumed_from_there(corpus, tmp_path, monkeypatch):
-    spec = make_spec(corpus, tmp_path, steps=20, eval_every=10)
+def test_a_run_whose_steps_eval_every_does_not_divide_evaluates_and_records_its_last_step(corpus, tmp_path):
+    """Equal-compute runs stop at any step: evaluation every eval_every steps and at the last one."""
+    spec = make_spec(corpus, tmp_path, steps=25, eval_every=10)
+    summary = train(spec)
+    rows = spec.record.read_rows()
+    val = [r for r in rows if r["split"] == "val"]
+    assert [r["step"] for r in val] == [10, 20, 25]
+    assert [r["step"] for r in rows if r["split"] == "train"] == list(range(1, 26))
+    assert summary["steps_done"] == 25 and summary["final_val_loss"] == val[-1]["loss"]
+    assert summary["best_val_loss"] == min(r["loss"] for r in val)
+    assert [r["step"] for r in spec.record.read_history() if r["split"] == "val"] == [10, 20, 25]
+
+
+@pytest.mark.parametrize("steps", [20, 25])  # the last checkpoint at a multiple of eval_every, and not
+def test_a_run_stopped_after_its_last_checkpoint_records_that_it_resumed_from_there(corpus, tmp_path, monkeypatch, steps):
+    spec = make_spec(corpus, tmp_path, steps=steps, eval_every=10)
 
     def stopped(record):  # stopped between the final checkpoint and the summary
         raise KeyboardInterrupt
@@ -114,8 +131,9 @@ def test_a_run_stopped_after_its_last_checkpoint_records_that_it_resumed_from_th
     monkeypatch.undo()
     assert spec.record.checkpoint.exists() and not spec.record.is_done
     summary = train(spec)
-    assert summary["resumed_from_step"] == 20 and summary["first_step_excess_s"] is None
-    assert [r["step"] for r in spec.record.read_rows() if r["split"] == "train"] == list(range(1, 21))
+    assert summary["resumed_from_step"] == steps and summary["first_step_excess_s"] is None
+    assert [r["step"] for r in spec.record.read_rows() if r["split"] == "train"] == list(range(1, steps + 1))
+    assert [r["step"] for r in spec.record.read_rows() if r["split"] == "val"] == [10, 20, 25][: 2 + (steps == 25)]
 
 
 def test_a_checkpoint_cut_short_is_dropped_and_the_run_starts_over(corpus, tmp_path, capsys):

@@ -1,8 +1,8 @@
 """Vocabulary size: bytes (256) vs byte-level BPE vocabularies of 512, 2,048 and 8,192 tokens, trained on the
 training split only (`tokenizers`), at equal training compute: each BPE variant trains for the steps that give
-the bytes model's training FLOPs (its larger embedding and output head cost more per token), rounded to a
-whole evaluation interval. Compared in nats per byte of the same validation bytes: nats per token do not
-compare across tokenisers.
+the bytes model's training FLOPs (its larger embedding and output head cost more per token), to the nearest
+step. Compared in nats per byte of the validation split, each run's total nats over the bytes of exactly the
+targets it scored: nats per token do not compare across tokenisers.
 
 Lecture claim: bigger vocabularies pay off (monolingual models use 30–50k tokens; GPT-2/3 50,257, LLaMA
 32,000; multilingual 100–256k): each token carries more bytes, so a model sees more text for the same compute

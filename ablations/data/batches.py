@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from ablations.data.corpus import Corpus, read_split
+from ablations.data.corpus import Corpus, read_split, token_bytes
 
 VAL_SEED = 20_250_415  # fixed: validation batches do not depend on the run's seed
 
@@ -19,6 +19,15 @@ def batch_at(tokens: np.ndarray, seed: int, index: int, batch_size: int, context
     starts = rng.integers(0, len(tokens) - context, size=batch_size)  # every window of context+1 tokens
     windows = np.stack([tokens[s : s + context + 1] for s in starts]).astype(np.int64)  # (B, T+1)
     return torch.from_numpy(windows[:, :-1]), torch.from_numpy(windows[:, 1:])
+
+
+def val_tokens_per_byte(corpus: Corpus, n_batches: int, batch_size: int, context: int) -> float:
+    """Tokens per byte of exactly the targets the validation batches score (`ValBatches`, a fixed set): their mean
+    nats per token times this is their total nats over their total bytes, since every batch holds batch_size × context
+    targets. Exactly 1 for bytes. A BPE's windows differ from its whole split's ratio by about ±1%."""
+    tokens, lengths = read_split(corpus, "val"), token_bytes(corpus)
+    scored = sum(int(lengths[batch_at(tokens, VAL_SEED, i, batch_size, context)[1].numpy()].sum()) for i in range(n_batches))
+    return n_batches * batch_size * context / scored
 
 
 class TrainBatches(IterableDataset):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ablations.data.storage import atomic_write
-from ablations.data.tokenizer import BYTES, bpe_size, cached, encode_splits
+from ablations.data.tokenizer import BYTES, bpe_size, cached, encode_splits, token_lengths
 
 SHAKESPEARE_FILE = "tinyshakespeare.txt"
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -179,8 +179,18 @@ def read_split(corpus: Corpus, which: str) -> np.ndarray:
     return np.memmap(cached(Path(corpus.tokens_path).parent, corpus.sha256, size, f".{which}.u16"), dtype=np.uint16, mode="r")
 
 
+def token_bytes(corpus: Corpus) -> np.ndarray:
+    """Bytes per token id under the corpus's tokeniser: all ones for bytes."""
+    size = bpe_size(corpus.tokenizer)
+    if size is None:
+        return np.ones(256, dtype=np.int64)
+    return token_lengths(cached(Path(corpus.tokens_path).parent, corpus.sha256, size, ".json"))
+
+
 def tokens_per_byte(corpus: Corpus, which: str) -> float:
-    """Converts a split's nats per token to nats per byte: 1 for bytes, about 1/3 for a BPE."""
+    """A whole split's tokens per byte: 1 for bytes, about 1/3 for a BPE. Converts a loss over the whole split (or
+    over many windows of it, as training losses are) to nats per byte; a few sampled windows have their own ratio
+    (`batches.val_tokens_per_byte`)."""
     return len(read_split(corpus, which)) / len(split(read_tokens(corpus), which))
 
 

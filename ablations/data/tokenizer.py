@@ -1,7 +1,9 @@
 """Tokenisation, a corpus option: `bytes` (the ids are the bytes; no training) or `bpe:N`, a byte-level BPE of
 N tokens trained with Hugging Face `tokenizers` on the training split only (the validation bytes never shape
-the vocabulary), cached by corpus hash and size. Each split is encoded on its own, so both tokenisers score
-exactly the same validation bytes and losses convert to nats per byte with the split's tokens per byte."""
+the vocabulary), cached by corpus hash and size. Each split is encoded on its own, so under either tokeniser the
+validation split holds the same bytes. The windows a run scores are drawn in token positions, so a BPE run scores
+other (and more) bytes than a bytes run: its losses convert to nats per byte with the bytes of exactly the targets it
+scored, each token's from `token_lengths`."""
 
 from __future__ import annotations
 
@@ -45,6 +47,18 @@ def _train(text: str, size: int):
 def cached(folder: Path, digest: str, size: int, suffix: str) -> Path:
     """Where a corpus's BPE of `size` tokens keeps its vocabulary (.json) and each split's ids (.train.u16, .val.u16)."""
     return folder / f"{digest}-bpe{size}{suffix}"
+
+
+def token_lengths(vocab_file: Path) -> np.ndarray:
+    """Bytes per token id of a cached vocabulary. Byte-level BPE spells every byte as one character of its alphabet,
+    so a token's length in characters is its length in bytes."""
+    from tokenizers import Tokenizer
+
+    vocab = Tokenizer.from_str(vocab_file.read_text()).get_vocab()
+    lengths = np.zeros(max(vocab.values()) + 1, dtype=np.int64)
+    for token, i in vocab.items():
+        lengths[i] = len(token)
+    return lengths
 
 
 def encode_splits(train: bytes, val: bytes, size: int, folder: Path, digest: str) -> str:

@@ -30,17 +30,19 @@ class RunRows:
     val: list[dict]
     steps: int  # the run's planned length, for the timed window
     diverged: bool
-    tokens_per_byte: dict[str, float]  # per split: 1 for bytes
+    train_tokens_per_byte: float  # of the training split: 1 for bytes
 
     @classmethod
-    def of(cls, rows: Iterable[dict], steps: int, diverged: bool, tokens_per_byte: dict[str, float] | None = None) -> RunRows:
+    def of(cls, rows: Iterable[dict], steps: int, diverged: bool, train_tokens_per_byte: float = 1.0) -> RunRows:
         rows = list(rows)
         return cls([r for r in rows if r["split"] == "train"], [r for r in rows if r["split"] == "val"], steps, diverged,
-                   tokens_per_byte or {"train": 1.0, "val": 1.0})
+                   train_tokens_per_byte)
 
     def per_byte(self, split: str, field: str, value):
-        """Logged losses are nats per token; summaries hold nats per byte, comparable across tokenisers."""
-        return value * self.tokens_per_byte[split] if field == "loss" else value
+        """Summaries hold nats per byte, comparable across tokenisers. Validation rows log it already, over the bytes
+        of exactly the targets scored (and `loss_per_token` beside it); training rows log nats per token, converted
+        here with the training split's ratio."""
+        return value * self.train_tokens_per_byte if split == "train" and field == "loss" else value
 
     @property
     def timed(self) -> list[dict]:

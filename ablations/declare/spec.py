@@ -137,10 +137,12 @@ class Ablation:
         relative, fields = overrides.relative, dict(overrides.train)
         if WARMUP_FRACTION in relative:
             fields["warmup_steps"] = round(relative[WARMUP_FRACTION] * preset.train.steps)
-        if EQUAL_COMPUTE_WITH in relative:  # same training FLOPs: steps × FLOPs/token, to a whole evaluation interval
+        if EQUAL_COMPUTE_WITH in relative:  # same training FLOPs: steps × FLOPs/token, to the nearest step
             other = relative[EQUAL_COMPUTE_WITH]
             model = (models or {}).get(variant) or self.model_config(variant, preset, tokenizer)
             theirs = (models or {}).get(other) or self.model_config(other, preset, tokenizer)
-            mine, theirs, every = training_flops_per_token(model), training_flops_per_token(theirs), preset.train.eval_every
-            fields["steps"] = max(every, every * round(preset.train.steps * theirs / mine / every))
+            mine, theirs = training_flops_per_token(model), training_flops_per_token(theirs)
+            fields["steps"] = max(1, round(preset.train.steps * theirs / mine))  # the last step is evaluated too
+            if fields.get("warmup_steps", preset.train.warmup_steps) >= fields["steps"]:  # smoke's 8k BPE: 3 of 20
+                fields["warmup_steps"] = fields["steps"] - 1  # a run shorter than the warm-up warms up to its end
         return dataclasses.replace(preset.train, **fields, **({"lr": lr} if lr is not None else {}))

@@ -18,15 +18,15 @@ class TrainConfig:
     weight_decay: float = 0.1  # matrices only; norms, biases and gains are not decayed
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0
-    eval_every: int = 100  # also the checkpoint interval: a killed run loses at most this many steps
+    # Also the checkpoint interval: a killed run loses at most this many steps. The last step is evaluated (and
+    # checkpointed) too, whether or not eval_every divides steps: equal-compute runs stop at any step.
+    eval_every: int = 100
     eval_batches: int = 20
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "eval_every", "eval_batches"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"TrainConfig.{name}={getattr(self, name)!r} must be a positive integer")
-        if self.steps % self.eval_every:
-            raise ValueError(f"TrainConfig.eval_every={self.eval_every} must divide steps={self.steps}")
         if not 0 <= self.warmup_steps < self.steps:
             raise ValueError(f"TrainConfig.warmup_steps={self.warmup_steps} must lie in [0, steps={self.steps})")
 

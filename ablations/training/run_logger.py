@@ -79,7 +79,7 @@ class RunRecordLogger(Logger):
         line = f"step {val['step']}/{self.max_steps}"
         if self._recent:
             line += f" · train loss {statistics.mean(r['loss'] for r in self._recent):.3f}"
-        line += f" · val loss {val['loss']:.3f}"
+        line += f" · val loss {val['loss']:.3f} nats/byte"  # train: nats/token (the same for bytes)
         if self._recent:
             line += f" · {statistics.median(r['tokens_per_s'] for r in self._recent) / 1e3:.1f}k tok/s"
         print(line, flush=True)

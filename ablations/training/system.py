@@ -57,9 +57,10 @@ class StepClock:
 
 class LanguageModelSystem(L.LightningModule):
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, log_every: int = 50,
-                 compile: bool = False) -> None:
+                 compile: bool = False, val_tokens_per_byte: float = 1.0) -> None:
         super().__init__()
         self.model_config, self.train_config, self.log_every = model_config, train_config, log_every
+        self.val_tokens_per_byte = val_tokens_per_byte  # of the scored validation targets (batches.val_tokens_per_byte)
         self.model = Transformer(model_config)
         if compile:
             self.model.compile()  # in place: the state dict, and so the checkpoints, keep their keys
@@ -114,6 +115,8 @@ class LanguageModelSystem(L.LightningModule):
         step = self.global_step
         if step % self.log_every == 0 or step % self.train_config.eval_every == 0 or step >= self.train_config.steps:
             self.flush()
+        if step >= self.train_config.steps:  # Lightning validates when asked to stop: the last step is always evaluated
+            self.trainer.should_stop = True
 
     def on_train_end(self) -> None:
         self.flush()
@@ -155,8 +158,11 @@ class LanguageModelSystem(L.LightningModule):
             self.log_dict(probe, on_epoch=True, batch_size=size)
         else:
             loss, _ = self.loss(batch)
-        # Under DDP each rank scores a share of the batches; sync_dist averages them. Bytes: nats/token = nats/byte.
-        self.log_dict({"val/loss": loss, "val/bpb": loss / math.log(2)}, on_epoch=True, sync_dist=True, batch_size=size)
+        # Every batch has as many targets, so the epoch mean of nats/token × the scored targets' tokens/byte is their
+        # total nats over their total bytes. Under DDP each rank scores a share of the batches; sync_dist averages them.
+        per_byte = loss * self.val_tokens_per_byte  # × 1.0 for bytes: the same number as nats/token, bit for bit
+        self.log_dict({"val/loss": per_byte, "val/loss_per_token": loss, "val/bpb": per_byte / math.log(2)},
+                      on_epoch=True, sync_dist=True, batch_size=size)
         # Lightning's loggers take a metric named "step" as the x-axis; without it they would get the count of
         # batches before this step's update, one less than the step our train rows carry.
         self.log("step", float(self.global_step), on_epoch=True, batch_size=size)

@@ -22,7 +22,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins import TorchCheckpointIO
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
-from ablations.data.batches import TokenDataModule
+from ablations.data.batches import TokenDataModule, val_tokens_per_byte
 from ablations.data.corpus import tokens_per_byte, unigram_val_loss
 from ablations.data.storage import StorageFault, storage_fault
 from ablations.declare.metrics import METRICS, RunRows, summary_values
@@ -62,8 +62,8 @@ def take_threads(spec: RunSpec) -> int:
 
 def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float, resumed_from: int) -> dict:
     """The run's description, every registered metric, and how and where it was measured."""
-    per_byte = {split: tokens_per_byte(spec.corpus, split) for split in ("train", "val")}
-    rows = RunRows.of(spec.record.read_rows(), spec.train.steps, system.diverged_at is not None, per_byte)
+    rows = RunRows.of(spec.record.read_rows(), spec.train.steps, system.diverged_at is not None,
+                      tokens_per_byte(spec.corpus, "train"))
     peak, peak_kind = _peak_memory(system.device)
     extrapolated = long_context_losses(system.model, spec.corpus, spec.model, spec.train, rows.diverged)
     return {
@@ -73,7 +73,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float, resu
         **{name: value for name, value in extrapolated.items() if name not in METRICS},  # the loss-by-position curves
         "steps_done": rows.train[-1]["step"] if rows.train else 0,
         "unigram_val_loss": unigram_val_loss(spec.corpus, spec.model.vocab_size),  # the level of "did not train"
-        "val_tokens_per_byte": per_byte["val"],
+        "val_tokens_per_byte": system.val_tokens_per_byte,  # of the scored validation targets: 1 for bytes
         "concurrency": spec.concurrency,
         "torch_threads": torch.get_num_threads(),  # intra-op threads this attempt trained with
         "peak_memory_kind": peak_kind,
@@ -142,7 +142,9 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists")  # resuming is the point
     warnings.filterwarnings("ignore", message="The `srun` command is available")  # submitit starts the tasks, not srun
     L.seed_everything(spec.seed, verbose=False)  # same seed, same init wherever the variants' shapes agree
-    system = LanguageModelSystem(spec.model, spec.train, log_every=spec.log_every, compile=spec.compile)
+    per_byte = val_tokens_per_byte(spec.corpus, spec.train.eval_batches, spec.train.batch_size, spec.model.context)
+    system = LanguageModelSystem(spec.model, spec.train, log_every=spec.log_every, compile=spec.compile,
+                                 val_tokens_per_byte=per_byte)
     data = TokenDataModule(
         spec.corpus, spec.seed, spec.train.steps, spec.train.batch_size, spec.model.context, spec.train.eval_batches
     )
@@ -157,7 +159,7 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     trainer = L.Trainer(
         **layout,
         max_steps=spec.train.steps,
-        val_check_interval=spec.train.eval_every,
+        val_check_interval=spec.train.eval_every,  # and at the last step, multiple or not (the system's stop)
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
         gradient_clip_val=spec.train.grad_clip,
