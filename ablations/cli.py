@@ -128,11 +128,12 @@ def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpe
     mine = (runs["preset"] == first.preset) & (runs["corpus_label"] == first.corpus.label) & (runs["design"] == first.design)
     runs = runs[mine]
     n0, start = len({spec.seed for spec in pilot}), ablation.first_seed
-    wanted = second_stage(runs, ablation, n0, args.max_seeds)
+    most = args.max_seeds or ablation.max_seeds
+    wanted = second_stage(runs, ablation, n0, most)
     extra = plan(args, {key: range(start + n0, start + n) for key, n in wanted.items()})
     for spec in sorted({(s.variant, s.train.lr) for s in extra}):
         print(f"--seeds auto: {spec[0]} at lr {spec[1]:g}: {wanted[spec]} seeds in all (Stein's second stage; "
-              f"--max-seeds {args.max_seeds})")
+              f"cap {most})")
     return extra
 
 

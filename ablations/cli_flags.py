@@ -106,7 +106,8 @@ RUN = [
     Flag("--seeds", Whole(1, words=("auto",)), metavar="N|auto", help="seeds per variant, from the ablation's first seed "
          "(default: its pilot); auto: the pilot, then as many seeds for the claims' variants as the pilot's spread says "
          "their targets need (Stein 1945)"),
-    Flag("--max-seeds", Whole(1), default="10", metavar="N", help="cap on the seeds --seeds auto runs (10)"),
+    Flag("--max-seeds", Whole(1), metavar="N", help="cap on the seeds --seeds auto runs (default: the ablation's "
+         "declared cap, 10 unless its catalogue file says otherwise)"),
     Flag("--lrs", ListOf(Positive()), metavar="LR,LR", help="learning rates to sweep (default: the ablation's, else the "
          "preset's)"),
     Flag("--variants", ListOf(OneOf("variant", _variants)), metavar="A,B",

@@ -69,3 +69,22 @@ def test_a_declared_first_seed_starts_the_pilot_and_plans_the_second_stage_from_
                                           "--results-dir", str(tmp_path)])
     cli.check_flags(cli.FLAGS["run"], args)  # as `ablate run` does: the checked flags, their defaults filled
     assert sorted({spec.seed for spec in cli.plan(args)}) == [3, 4, 5]
+
+
+def test_seeds_auto_caps_the_second_stage_at_the_declared_cap_unless_max_seeds_is_given(tmp_path, monkeypatch):
+    import dataclasses
+
+    from ablations import cli
+    from ablations.judge import planning
+
+    ablation = dataclasses.replace(_pilot(tmp_path, [0.01, 0.02, 0.0])[0], max_seeds=7)  # stored runs to read
+    monkeypatch.setattr(cli, "get_ablation", lambda name: ablation)
+    monkeypatch.setattr(RunRecord, "is_done", property(lambda self: True))  # the pilot has finished
+    caps = []
+    monkeypatch.setattr(planning, "second_stage", lambda runs, abl, pilot, most: caps.append(most) or {})
+    for extra in ([], ["--max-seeds", "4"]):
+        args = cli.build_parser().parse_args(["run", ablation.name, "--preset", "smoke", "--data", "stdlib",
+                                              "--seeds", "auto", "--results-dir", str(tmp_path), *extra])
+        cli.check_flags(cli.FLAGS["run"], args)
+        assert cli._second_stage(args, cli.plan(args)) == []
+    assert caps == [7, 4]

@@ -94,6 +94,7 @@ class Ablation:
     # The pilot's first seed. Seeds below it ran before a claim took its current form: fresh seeds make the
     # confirmatory set (their old runs stay, judged apart as exploratory).
     first_seed: int = 0
+    max_seeds: int = 10  # the cap on Stein's second stage, per (variant, LR): part of the declared seed plan
     lrs: tuple[float, ...] = ()  # the LR sweep; empty: the preset's LR only
     overrides: dict[str, Overrides] = dataclasses.field(init=False, repr=False, compare=False)  # base, then variant
 
