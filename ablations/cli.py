@@ -13,7 +13,7 @@ from ablations.catalogue import all_ablations, get_ablation
 from ablations.cli_bench import BENCH_COMMANDS, BenchUsageError
 from ablations.cli_flags import COMMANDS, FLAGS
 from ablations.cli_input import UsageError, check_flags, shown
-from ablations.data.corpus import CorpusError, default_corpus, load_corpus, tokens_per_byte
+from ablations.data.corpus import CorpusError, default_corpus, load_corpus, tokens_per_byte, training_passes
 from ablations.data.storage import storage_fault
 from ablations.data.tokenizer import BYTES
 from ablations.declare.names import UnknownName
@@ -112,7 +112,18 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
             if name != BYTES:
                 print(f"tokenizer {name}: {tokens_per_byte(tokenized, 'val'):.3f} tokens per validation byte "
                       f"(trained on the training split, cached)")
+        _say_repeats(specs)
     return specs
+
+
+def _say_repeats(specs: list[RunSpec]) -> None:
+    """A run that reads its training split more than once is a repeated-corpus experiment: say so up front."""
+    most = max(specs, key=lambda s: training_passes(s.corpus, s.train.steps, s.train.batch_size, s.model.context))
+    passes = training_passes(most.corpus, most.train.steps, most.train.batch_size, most.model.context)
+    if passes > 1:
+        print(f"note: runs read the training split up to {passes:.1f} times ({most.variant}: {most.train.steps:,} steps × "
+              f"{most.train.batch_size} × {most.model.context} tokens): repeated data, not single-pass pre-training; "
+              f"each summary records its passes (a larger --data reads it less)")
 
 
 def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpec]:

@@ -217,3 +217,17 @@ def test_a_damaged_run_is_named_by_status_and_report_and_trained_again_by_run(sm
     assert again.returncode == 0, again.stdout + again.stderr
     assert "3 run(s) already finished: skipped" in again.stdout and "1 damaged run(s), trained again: " in again.stdout
     assert run_state(damaged) == "finished"
+
+
+@pytest.mark.parametrize("preset, repeats", [("smoke", False), ("small", True)])
+def test_run_says_up_front_when_its_runs_would_read_the_training_split_more_than_once(tmp_path, capsys, preset, repeats):
+    from ablations import cli
+    from ablations.data.corpus import training_passes
+
+    args = cli.build_parser().parse_args(["run", "rmsnorm_vs_layernorm", "--preset", preset, "--data", "stdlib",
+                                          "--results-dir", str(tmp_path)])
+    cli.check_flags(cli.FLAGS["run"], args)
+    specs = cli.plan(args)
+    passes = training_passes(specs[0].corpus, specs[0].train.steps, specs[0].train.batch_size, specs[0].model.context)
+    note = "repeated data, not single-pass pre-training" in capsys.readouterr().out
+    assert (passes > 1) == repeats == note

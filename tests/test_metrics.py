@@ -25,7 +25,7 @@ def _rows(n_train=100, steps=100, diverged=False):
 def test_each_reduction_matches_its_definition():
     model = ModelConfig(d_model=32, n_layers=2, n_heads=4, context=16, n_kv_heads=2)
     measured = {"peak_memory_bytes": 123, "mfu": 0.4, "val_loss_at_2x_context": 2.5, "val_loss_at_4x_context": None,
-                "val_loss_past_context_at_2x": 2.7, "val_loss_past_context_at_4x": None}
+                "val_loss_past_context_at_2x": 2.7, "val_loss_past_context_at_4x": None, "train_passes": 1.5}
     values = summary_values(_rows(), model, measured=measured)
     timed = range(11, 101)  # steps past the first 10% of the run
     assert values["final_val_loss"] == 2.0 + 1 / 100 and values["best_val_loss"] == 2.0 + 1 / 100

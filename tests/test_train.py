@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import make_spec
 
+from ablations.data.corpus import VAL_FRACTION
 from ablations.declare.spec import Ablation, Claim
 from ablations.jobs.executors import run_state
 from ablations.reporting.report import write_report
@@ -55,6 +56,10 @@ def test_summary_records_what_the_issue_lists(corpus, tmp_path):
     assert all(len(r["grad_norm_layer"]) == 2 for r in train_rows)
     assert len(summary["max_attn_logit"]) == 2 and all(math.isfinite(x) for x in summary["max_attn_logit"])
     assert summary["loss_spikes"] == 0 and math.isfinite(summary["mean_log_z"])
+    # Passes over the training split: the tokens its batches read over the tokens before the validation tenth.
+    seen = 30 * spec.train.batch_size * spec.model.context
+    assert summary["tokens_seen"] == seen
+    assert summary["train_passes"] == pytest.approx(seen / int(corpus.n_tokens * (1 - VAL_FRACTION)), rel=1e-12)
     # Global norm² is the sum of the per-layer norms² plus the embedding and final-norm parts.
     assert all(r["grad_norm"] ** 2 >= sum(g**2 for g in r["grad_norm_layer"]) for r in train_rows)
     assert min(r["grad_norm"] for r in train_rows) > 100 * spec.train.grad_clip  # logged before clipping

@@ -194,6 +194,12 @@ def tokens_per_byte(corpus: Corpus, which: str) -> float:
     return len(read_split(corpus, which)) / len(split(read_tokens(corpus), which))
 
 
+def training_passes(corpus: Corpus, steps: int, batch_size: int, context: int) -> float:
+    """How many times a run's batches read its training split (tokens seen over the split's tokens). Above 1 the
+    run repeats its corpus: a different experiment from single-pass pre-training, recorded and shown as such."""
+    return steps * batch_size * context / len(read_split(corpus, "train"))
+
+
 def unigram_val_loss(corpus: Corpus, vocab_size: int = 256) -> float:
     """Nats per byte on the validation split of a unigram model over tokens fitted on the training split
     (add-one smoothed): the loss of a model that learned token frequencies and nothing of context. A run that

@@ -178,6 +178,8 @@ METRICS: dict[str, Metric] = _registry(
            scale=1e-6, from_config=accounting.training_flops_per_token),
     Metric(name="attention_flops_per_token", kind="size", label="attention-score FLOPs/token", unit="kFLOP",
            digits=1, better="lower", scale=1e-3, from_config=accounting.attention_flops_per_token),
+    Metric(name="train_passes", kind="size", label="passes over the training split", digits=2, better="lower",
+           measured=True),
     Metric(name="kv_cache_bytes_per_token", kind="size", label="KV cache per token at full context, bf16",
            unit="bytes", digits=0, better="lower",
            from_config=lambda model: accounting.kv_cache_bytes(model, model.context) / model.context),
