@@ -12,7 +12,7 @@ from ablations.judge.stats import min_detectable_effect, seeds_for, stein_seeds
 from ablations.runs.run_record import RunRecord
 
 
-def _pilot(tmp_path, differences):
+def _pilot(tmp_path, differences, finished="2026"):
     """rmsnorm_vs_layernorm pilot summaries at the tiny preset whose paired loss differences are known."""
     ablation = get_ablation("rmsnorm_vs_layernorm")
     for seed, diff in enumerate(differences):
@@ -20,7 +20,7 @@ def _pilot(tmp_path, differences):
             train = json.loads(json.dumps(ablation.train_config(variant, PRESETS["tiny"]).to_dict()))
             RunRecord.at(tmp_path, ablation.name, f"{variant}{seed}").write_summary(dict(
                 run_id=f"{variant}{seed}", variant=variant, seed=seed, preset="tiny", corpus_label="x", design="d",
-                train=train, final_val_loss=loss, diverged=False, unigram_val_loss=3.3, finished_at="2026", device="cpu",
+                train=train, final_val_loss=loss, diverged=False, unigram_val_loss=3.3, finished_at=finished, device="cpu",
                 concurrency=1, params=1, model=ablation.model_config(variant, PRESETS["tiny"]).to_dict()))
     return ablation, load_runs(tmp_path, ablation.name)
 
@@ -88,3 +88,17 @@ def test_seeds_auto_caps_the_second_stage_at_the_declared_cap_unless_max_seeds_i
         cli.check_flags(cli.FLAGS["run"], args)
         assert cli._second_stage(args, cli.plan(args)) == []
     assert caps == [7, 4]
+
+
+@pytest.mark.parametrize("differences, says", [
+    ([0.004, -0.006], "pilot: 2 of 3 pairs so far"),
+    ([0.004, -0.006, 0.009], "Stein's second stage: 3 of 10 pairs so far (cap 10"),  # Stein asks for 44: capped
+    ([0.004, -0.006, 0.009, 0.0, 0.001, 0.002, -0.001, 0.003, 0.0, 0.001], None),  # the second stage has run
+])
+def test_a_row_says_how_many_pairs_of_its_declared_plan_are_still_missing(tmp_path, differences, says):
+    from ablations.judge.claims import judge
+
+    ablation, runs = _pilot(tmp_path, differences, finished="2099-01-01")  # after the claim took its form: confirmatory
+    (row,) = judge(runs, ablation).query("metric == 'final_val_loss' and not exploratory").itertuples()
+    assert row.pairs == len(differences)
+    assert (says in row.note) if says else ("pairs so far" not in row.note)

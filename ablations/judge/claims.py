@@ -14,7 +14,7 @@ from ablations.declare.spec import Ablation, Claim
 from ablations.judge.analysis import GROUP, SWEEP_GROUP, current, lr_sensitivity
 from ablations.judge.registration import UNCOMMITTED, Registration, lookup, registrations
 from ablations.judge.speed_verdicts import judge_speed
-from ablations.judge.stats import Interval, mean_ci, min_detectable_effect, seeds_for, stein_interval
+from ablations.judge.stats import Interval, mean_ci, min_detectable_effect, seeds_for, stein_interval, stein_seeds
 from ablations.judge.verdict import COLUMNS, CONTRADICTED, NO_EFFECT, NOT_RUN, NOT_SCORED, Verdict, Where, decide
 
 
@@ -39,9 +39,24 @@ def _seeds_needed(claim: Claim, diff: Interval, sd: float) -> float:
     return seeds_for(claim.target, sd)
 
 
-def _verdict(claim: Claim, where: Where, diffs: pd.Series, note: str, pilot: int, word: str | None = None) -> Verdict:
-    """Seeds beyond the pilot are a second stage: Stein's interval, the pilot's spread over all the pairs."""
+def _plan_note(claim: Claim, diffs: pd.Series, pilot: int, cap: int) -> str:
+    """Where the declared seed plan stands: pilot pairs still missing, or Stein's second stage not yet run."""
+    if len(diffs) < pilot:
+        return f"pilot: {len(diffs)} of {pilot} pairs so far"
+    pilot_sd = float(diffs.iloc[:pilot].std(ddof=1)) if pilot >= 2 else math.nan
+    planned = min(cap, stein_seeds(pilot_sd, pilot, claim.half_width)) if pilot_sd > 0 else 0
+    if len(diffs) < planned:
+        return f"Stein's second stage: {len(diffs)} of {planned} pairs so far (cap {cap}; `--seeds auto` runs the rest)"
+    return ""
+
+
+def _verdict(claim: Claim, where: Where, diffs: pd.Series, note: str, pilot: int, word: str | None = None,
+             cap: int = 0) -> Verdict:
+    """Seeds beyond the pilot are a second stage: Stein's interval, the pilot's spread over all the pairs.
+    `cap`: the declared second stage's cap, for a note on pairs still to run (0: no seed plan, as for a sweep)."""
     diffs = diffs.sort_index()
+    if cap and (plan := _plan_note(claim, diffs, pilot, cap)):
+        note = "; ".join(filter(None, [note, plan]))
     second_stage = pilot >= 2 and len(diffs) > pilot
     effect = stein_interval(diffs.to_numpy(), pilot) if second_stage else mean_ci(diffs)
     sd = float(diffs.std(ddof=1)) if len(diffs) >= 2 else math.nan
@@ -82,20 +97,21 @@ def _pilot_hint(ablation: Ablation) -> str:
     return f"`ablate run {ablation.name}` trains its pilot, seeds {first}–{first + ablation.seeds - 1}"
 
 
-def _per_run(claim: Claim, runs: pd.DataFrame, pilot: int, registration: Registration | None, hint: str) -> list[Verdict]:
+def _per_run(claim: Claim, runs: pd.DataFrame, pilot: int, registration: Registration | None, hint: str,
+             cap: int = 0) -> list[Verdict]:
     found = []
     for key, group in runs.groupby(GROUP, sort=True):
         if not claim.applies_at(key[-1]) or not set(claim.variants) <= set(group["variant"]):
             continue
         where = Where(**dict(zip(GROUP, key)), lrs=f"{key[-1]:g}")
         for part, exploratory in _split(claim, group, registration):
-            verdict = _group_verdict(claim, part, where, pilot) if set(claim.variants) <= set(part["variant"]) else \
+            verdict = _group_verdict(claim, part, where, pilot, 0 if exploratory else cap) if set(claim.variants) <= set(part["variant"]) else \
                 Verdict(claim, where, NO_EFFECT, NOT_RUN, f"no seed of these variants ran after the claim took this form; {hint}")
             found.append(dataclasses.replace(verdict, exploratory=exploratory))
     return found
 
 
-def _group_verdict(claim: Claim, group: pd.DataFrame, where: Where, pilot: int) -> Verdict:
+def _group_verdict(claim: Claim, group: pd.DataFrame, where: Where, pilot: int, cap: int = 0) -> Verdict:
     metric = METRICS[claim.metric]
     arm_runs = {v: group[group["variant"] == v].set_index("seed") for v in claim.variants}
     baseline_trained = arm_runs[claim.baseline]["outcome"] == "trained"
@@ -123,7 +139,7 @@ def _group_verdict(claim: Claim, group: pd.DataFrame, where: Where, pilot: int) 
     notes.append(_size_note(claim, group))
     if diffs.empty and not word and not any(n.startswith("not scored") for n in notes):
         return Verdict(claim, where, NO_EFFECT, NOT_RUN, "no seed has a counted run of every arm")
-    return _verdict(claim, where, diffs, "; ".join(filter(None, notes)), pilot, word)
+    return _verdict(claim, where, diffs, "; ".join(filter(None, notes)), pilot, word, cap)
 
 
 def _sweep(claim: Claim, runs: pd.DataFrame, ablation: Ablation, registration: Registration | None) -> list[Verdict]:
@@ -177,7 +193,7 @@ def verdicts(runs: pd.DataFrame, ablation: Ablation, speed: pd.DataFrame | None 
         if runs.empty:
             continue
         mine = [] if counted.empty else _sweep(claim, counted, ablation, registration) if metric.across_runs else \
-            _per_run(claim, counted, ablation.seeds, registration, _pilot_hint(ablation))
+            _per_run(claim, counted, ablation.seeds, registration, _pilot_hint(ablation), ablation.max_seeds)
         mine = mine or [Verdict(claim, Where(), NO_EFFECT, NOT_RUN,
                                 f"its variants have no finished runs to pair; {_pilot_hint(ablation)}")]
         label = _label(registration, any(v.exploratory for v in mine))
