@@ -105,8 +105,11 @@ def _per_run(claim: Claim, runs: pd.DataFrame, pilot: int, registration: Registr
             continue
         where = Where(**dict(zip(GROUP, key)), lrs=f"{key[-1]:g}")
         for part, exploratory in _split(claim, group, registration):
-            verdict = _group_verdict(claim, part, where, pilot, 0 if exploratory else cap) if set(claim.variants) <= set(part["variant"]) else \
-                Verdict(claim, where, NO_EFFECT, NOT_RUN, f"no seed of these variants ran after the claim took this form; {hint}")
+            if set(claim.variants) <= set(part["variant"]):
+                verdict = _group_verdict(claim, part, where, pilot, 0 if exploratory else cap)
+            else:
+                verdict = Verdict(claim, where, NO_EFFECT, NOT_RUN,
+                                  f"no seed of these variants ran after the claim took this form; {hint}")
             found.append(dataclasses.replace(verdict, exploratory=exploratory))
     return found
 
