@@ -2,6 +2,7 @@
 (through moves between files and changes of wording), a changed claim is post hoc, and the seeds trained
 before it are judged apart as exploratory, on a real git repository built here."""
 
+import os
 import subprocess
 from datetime import datetime, timedelta, timezone
 
@@ -47,6 +48,22 @@ def test_a_claim_keeps_the_commit_of_its_current_form_through_rewording_and_a_mo
     (repo / "ablations/catalogue/x.py").write_text(CLAIM.format(direction="matches", margin=0.01, why="w"))
     assert registrations("x", repo=repo)["b is better"] is UNCOMMITTED  # edited, not committed
     assert registrations("y", repo=repo) == {}
+
+
+def test_a_merged_side_branch_that_left_before_a_claim_does_not_move_its_registration(repo):
+    _commit(repo, "ablations/catalogue/x.py", CLAIM.format(direction="lower", margin=0.0, why="w"), "old form")
+    _git(repo, "branch", "side")
+    registered = _commit(repo, "ablations/catalogue/x.py", CLAIM.format(direction="not_higher", margin=0.01, why="w"),
+                         "the claim's current form")
+    _git(repo, "checkout", "-q", "side")  # a branch that still holds the old form, committed later
+    (repo / "ablations/jobs.py").write_text("x = 1\n")
+    _git(repo, "add", "-A")
+    later = {"GIT_AUTHOR_DATE": "2030-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2030-01-01T00:00:00Z"}
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "side work"],
+                   check=True, env={**os.environ, **later})
+    _git(repo, "checkout", "-q", "-")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "merge", "-q", "--no-edit", "side")
+    assert registrations("x", repo=repo)["b is better"].commit == registered
 
 
 def test_a_templated_statement_is_found_for_every_claim_it_builds():

@@ -106,7 +106,8 @@ def _history(repo: Path) -> tuple[tuple[str, datetime, dict[str, frozenset[str]]
     """(commit, time, statement → its forms) over every Python file under ablations/ at every commit that
     touched it, newest first: a claim that moved between catalogue files (or from before the catalogue had
     its folder) keeps its registration."""
-    log = _git("log", "--format=%H %ct", "--", "ablations", repo=repo)
+    # The main line only: a merged side branch's commits hold the catalogue as it was when the branch left it.
+    log = _git("log", "--first-parent", "--format=%H %ct", "--", "ablations", repo=repo)
     if not log:
         return ()
     commits, trees = [], {}
