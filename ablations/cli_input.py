@@ -258,6 +258,7 @@ def check_flags(flags: Sequence[Flag], args: argparse.Namespace) -> None:
             continue
         values = []
         for text in raw if flag.repeat else [raw]:
+            text = "--" if text == [] else text  # argparse hands `--flag --` over as [], not as the text typed
             try:
                 values.append(flag.kind.parse(text, args))
                 if flag.check and (why := flag.check(values[-1], args)):

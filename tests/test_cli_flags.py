@@ -122,3 +122,11 @@ def test_every_subcommand_and_flag_is_in_the_cases():
         declared = {flag.key for command, flag in CASES if command.name == name}
         parsed = {a.dest for a in sub._actions if a.dest != "help"}
         assert parsed == declared, name
+
+
+def test_a_lone_double_dash_as_a_flags_value_is_refused_in_one_line(capsys):
+    from ablations import cli
+
+    assert cli.main(["run", "rmsnorm_vs_layernorm", "--profile=--"]) == 2  # argparse hands this value over as []
+    line = capsys.readouterr().err
+    assert line.startswith("ablate run: --profile --: unknown profile") and line.count("\n") == 1

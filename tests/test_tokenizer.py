@@ -73,7 +73,7 @@ def test_losses_are_reported_per_byte():
     values = summary_values(RunRows.of(rows, 10, False, train_tokens_per_byte=0.5), ModelConfig(),
                             {"peak_memory_bytes": 0, "mfu": None, "val_loss_at_2x_context": None,
                              "val_loss_at_4x_context": None, "val_loss_past_context_at_2x": None,
-                             "val_loss_past_context_at_4x": None})
+                             "val_loss_past_context_at_4x": None, "train_passes": 1.0})
     assert values["final_val_loss"] == 3.0 and values["best_val_loss"] == 3.0
     assert values["final_train_loss"] == 2.0 * 0.5 and values["end_train_loss"] == 2.0 * 0.5
 
