@@ -66,7 +66,10 @@ def training(process: subprocess.Popen) -> bool:
 @pytest.mark.parametrize("how", ["ctrl-c", "kill of a backgrounded run"])
 def test_a_stopped_run_says_so_in_one_line_and_leaves_no_training(how, tmp_path):
     process = start([*SMOKE, "--seeds", "3", "--results-dir", str(tmp_path)], ignore_sigint=how != "ctrl-c")
-    wait_for(lambda: training(process), 120, "a training task")
+    # A task that holds its run's lock is past its start-up, and the CLI is in its watch loop: a signal sent any
+    # earlier can land on a task still importing, a race the test would be about instead of the stop.
+    wait_for(lambda: training(process) and any(r.being_trained() for r in RunRecord.every(tmp_path, "rmsnorm_vs_layernorm")),
+             120, "a run being trained")
     if how == "ctrl-c":
         os.killpg(process.pid, signal.SIGINT)  # what the terminal sends to the whole foreground group
     else:
