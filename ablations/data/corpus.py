@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import os
-import sysconfig
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from ablations.data.storage import atomic_write
-from ablations.data.tokenizer import BYTES, bpe_size, cached, encode_splits, token_lengths
+from ablations.data.shards import parts
+from ablations.data.sources import Source, copy_hashed, path_source, stdlib_source
+from ablations.data.storage import atomic_write, write_json
+from ablations.data.tokenizer import BYTES, NotExact, cached, prepare, read_ids, summed, token_lengths
 
 SHAKESPEARE_FILE = "tinyshakespeare.txt"
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -46,13 +49,17 @@ class Corpus:
         """What a run id hashes: the bytes, plus the vocabulary when it is not the bytes themselves."""
         return self.sha256 if self.tokenizer == BYTES else f"{self.sha256}/{self.tokenizer}@{self.tokenizer_sha256[:12]}"
 
-    def tokenized(self, tokenizer: str) -> Corpus:
-        """This corpus under `tokenizer`: a BPE is trained on the training split and both splits encoded, once."""
-        size = bpe_size(tokenizer)
-        if size is None:
+    def tokenized(self, tokenizer: str, say: Callable[[str], None] | None = None) -> Corpus:
+        """This corpus under `tokenizer`: the vocabulary trained on the training split (or adopted from a
+        tokenizer.json) and both splits encoded, once, into the cache."""
+        if tokenizer == BYTES:
             return dataclasses.replace(self, tokenizer=BYTES, tokenizer_sha256="")
-        data = read_tokens(self).tobytes()
-        digest = encode_splits(split(data, "train"), split(data, "val"), size, Path(self.tokens_path).parent, self.sha256)
+        data = read_tokens(self)
+        try:
+            digest = prepare({"train": split(data, "train"), "val": split(data, "val")}, tokenizer,
+                             Path(self.tokens_path).parent, self.sha256, say)
+        except NotExact as error:
+            raise CorpusError(str(error)) from None
         return dataclasses.replace(self, tokenizer=tokenizer, tokenizer_sha256=digest)
 
 
@@ -71,13 +78,11 @@ def find_shakespeare() -> Path | None:
     return None
 
 
-def _shakespeare_bytes() -> bytes:
+def _shakespeare_file() -> Path:
+    """A local copy, else one downloaded (sha256-checked) into the cache."""
     local = find_shakespeare()
     if local is not None:
-        data = local.read_bytes()
-        if hashlib.sha256(data).hexdigest() != SHAKESPEARE_SHA256:
-            raise CorpusError(f"{local} is not Tiny Shakespeare (sha256 mismatch); delete it or {ALTERNATIVES}")
-        return data
+        return local
     if os.environ.get("ABLATE_OFFLINE") == "1":
         raise CorpusError(f"Tiny Shakespeare is not in $ABLATE_DATA_DIR or {cache_dir()}, and ABLATE_OFFLINE=1; {ALTERNATIVES}")
     try:
@@ -90,39 +95,29 @@ def _shakespeare_bytes() -> bytes:
     if hashlib.sha256(data).hexdigest() != SHAKESPEARE_SHA256:
         raise CorpusError(f"the download from {SHAKESPEARE_URL} failed its sha256 check; {ALTERNATIVES}")
     atomic_write(cache_dir() / SHAKESPEARE_FILE, data)
-    return data
+    return cache_dir() / SHAKESPEARE_FILE
 
 
-def _stdlib_bytes() -> bytes:
-    """The running Python's standard-library sources: offline and present on every machine."""
-    root = Path(sysconfig.get_paths()["stdlib"])
-    files = sorted(p for p in root.rglob("*.py") if not {"site-packages", "dist-packages"} & set(p.parts))
-    return b"".join(p.read_bytes() for p in files)
+def _source(name: str) -> Source:
+    if name == "shakespeare":
+        return Source("shakespeare", (_shakespeare_file(),))
+    if name == "stdlib":
+        return stdlib_source()
+    return path_source(Path(name).expanduser().resolve(), lambda why: CorpusError(f"{why}; {ALTERNATIVES}"))
 
 
-def _not_text(data: bytes) -> str | None:
-    """Why bytes are not text the byte tokeniser should train on, or None. UTF-16 is text, but in the wrong
-    encoding: every other byte would be a zero."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 1 and data[1::2].count(0) > len(data) // 4):
-        return "UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)"
-    return "a binary file, not text" if b"\0" in data else None
-
-
-def _path_bytes(path: Path) -> bytes:
-    if path.is_file():
-        data = path.read_bytes()
-        if why := _not_text(data):  # the tokenizer reads text; a binary would train on machine code
-            raise CorpusError(f"--data {path}: {why}; {ALTERNATIVES}")
-        return data
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-        texts = {p: p.read_bytes() for p in files}
-        skipped = [p for p, text in texts.items() if _not_text(text)]
-        if len(skipped) == len(files):
-            found = f"only {len(skipped)} non-text file(s), e.g. {skipped[0].name}" if skipped else "no files"
-            raise CorpusError(f"--data {path}: the directory holds {found}; give text files; {ALTERNATIVES}")
-        return b"".join(text for p, text in texts.items() if p not in skipped)  # skip binaries
-    raise CorpusError(f"--data {path}: no such file or directory; {ALTERNATIVES}, or --data shakespeare")
+def _cached_copy(source: Source, say: Callable[[str], None] | None) -> tuple[str, int]:
+    """The source's sha256 and size, copying it into the cache the first time (a pass over its bytes); later, its
+    files' sizes and mtimes find the copy without reading them again."""
+    index = cache_dir() / "sources" / f"{source.key()}.json"
+    if index.exists():
+        known = json.loads(index.read_text())
+        copy = cache_dir() / "tokens" / f"{known['sha256']}.u8"
+        if copy.exists() and copy.stat().st_size == known["n_bytes"]:
+            return known["sha256"], known["n_bytes"]
+    digest, size = copy_hashed(source, cache_dir() / "tokens", say)
+    write_json(index, {"name": source.name, "sha256": digest, "n_bytes": size})
+    return digest, size
 
 
 def default_corpus_name() -> str:
@@ -141,23 +136,17 @@ def default_corpus(context: int) -> tuple[Corpus, str]:
         return load_corpus("stdlib", context), notice
 
 
-def load_corpus(name: str, context: int) -> Corpus:
-    """Read the corpus named `shakespeare`, `stdlib` or a path; tokenise it once into the cache."""
-    if name == "shakespeare":
-        data = _shakespeare_bytes()
-    elif name == "stdlib":
-        data = _stdlib_bytes()
-    else:
-        path = Path(name).expanduser().resolve()
-        name, data = str(path), _path_bytes(path)
-    if len(split(data, "val")) < context + 1:  # the smaller split must hold one window of inputs and targets
+def load_corpus(name: str, context: int, say: Callable[[str], None] | None = None) -> Corpus:
+    """The corpus named `shakespeare`, `stdlib` or a path, copied into the cache once (streamed: memory stays bounded
+    whatever its size) and identified by the sha256 of its bytes."""
+    source = _source(name)
+    if source.n_bytes - int(source.n_bytes * (1 - VAL_FRACTION)) < context + 1:  # the val split holds one window
         minimum = math.ceil((context + 1) / VAL_FRACTION) + 1
-        raise CorpusError(f"corpus {name} has {len(data)} bytes; context {context} needs at least {minimum}")
-    digest = hashlib.sha256(data).hexdigest()
-    tokens_path = cache_dir() / "tokens" / f"{digest}.u8"
-    if not tokens_path.exists():
-        atomic_write(tokens_path, data)  # byte-level: the token ids are the bytes themselves
-    return Corpus(name=name, sha256=digest, tokens_path=str(tokens_path), n_tokens=len(data))
+        raise CorpusError(f"corpus {source.name} has {source.n_bytes} bytes; context {context} needs at least {minimum}")
+    digest, size = _cached_copy(source, say)
+    if name == "shakespeare" and digest != SHAKESPEARE_SHA256:
+        raise CorpusError(f"{source.files[0]} is not Tiny Shakespeare (sha256 mismatch); delete it or {ALTERNATIVES}")
+    return Corpus(name=source.name, sha256=digest, tokens_path=str(cache_dir() / "tokens" / f"{digest}.u8"), n_tokens=size)
 
 
 def split(tokens, which: str):
@@ -171,20 +160,18 @@ def read_tokens(corpus: Corpus) -> np.ndarray:
     return np.memmap(corpus.tokens_path, dtype=np.uint8, mode="r")
 
 
-def read_split(corpus: Corpus, which: str) -> np.ndarray:
-    """The token ids of one split under the corpus's tokeniser."""
-    size = bpe_size(corpus.tokenizer)
-    if size is None:
+def read_split(corpus: Corpus, which: str):
+    """The token ids of one split under the corpus's tokeniser: a memmap, or shards read as one array."""
+    if corpus.tokenizer == BYTES:
         return split(read_tokens(corpus), which)
-    return np.memmap(cached(Path(corpus.tokens_path).parent, corpus.sha256, size, f".{which}.u16"), dtype=np.uint16, mode="r")
+    return read_ids(Path(corpus.tokens_path).parent, corpus.sha256, corpus.tokenizer, which)
 
 
 def token_bytes(corpus: Corpus) -> np.ndarray:
     """Bytes per token id under the corpus's tokeniser: all ones for bytes."""
-    size = bpe_size(corpus.tokenizer)
-    if size is None:
+    if corpus.tokenizer == BYTES:
         return np.ones(256, dtype=np.int64)
-    return token_lengths(cached(Path(corpus.tokens_path).parent, corpus.sha256, size, ".json"))
+    return token_lengths(cached(Path(corpus.tokens_path).parent, corpus.sha256, corpus.tokenizer, ".json"))
 
 
 def tokens_per_byte(corpus: Corpus, which: str) -> float:
@@ -204,6 +191,7 @@ def unigram_val_loss(corpus: Corpus, vocab_size: int = 256) -> float:
     """Nats per byte on the validation split of a unigram model over tokens fitted on the training split
     (add-one smoothed): the loss of a model that learned token frequencies and nothing of context. A run that
     ends near it did not train."""
-    counts = np.bincount(read_split(corpus, "train"), minlength=vocab_size) + 1.0
+    counts = sum(np.bincount(part, minlength=vocab_size) for part in parts(read_split(corpus, "train"))) + 1.0
     log_p = np.log(counts / counts.sum())
-    return float(-log_p[read_split(corpus, "val")].mean()) * tokens_per_byte(corpus, "val")
+    val = read_split(corpus, "val")
+    return float(-summed(val, log_p)) / len(val) * tokens_per_byte(corpus, "val")
