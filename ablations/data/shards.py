@@ -10,14 +10,14 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from ablations.data.sources import CHUNK
 from ablations.data.storage import atomic_write, write_json
 
-PIECE_BYTES = 64 << 20  # input bytes per shard: bounds the memory of encoding one, and what a kill -9 loses
+PIECE_BYTES = 16 << 20  # input bytes per shard: bounds the memory of encoding one, and what a kill -9 loses
 
 
 def pieces(view: np.ndarray, size: int | None = None) -> list[tuple[int, int]]:
@@ -53,7 +53,7 @@ def dtype_for(vocab: int) -> np.dtype:
     return np.dtype(np.uint16 if vocab <= 1 << 16 else np.uint32)
 
 
-def write_shards(view: np.ndarray, folder: Path, encode: Callable[[list[str]], list[int]], vocab: int,
+def write_shards(view: np.ndarray, folder: Path, encode: Callable[[list[str]], Sequence[int]], vocab: int,
                  say: Callable[[str], None] | None = None, what: str = "") -> dict:
     """Encode `view` (a split's bytes) into shards under `folder` and write their manifest; shards already there (from
     a killed preparation) are kept. Returns the manifest."""

@@ -127,6 +127,14 @@ def summed(ids, per_id: np.ndarray, step: int = 1 << 23):
     return sum(per_id[part[i : i + step]].sum() for part in parts(ids) for i in range(0, len(part), step))
 
 
+def _encode(encoder, lines: list[str], batch: int = 1 << 14) -> np.ndarray:
+    """Ids of the lines, in order, encoded (in parallel inside `tokenizers`) a batch at a time and kept as arrays:
+    Encoding objects and Python ints for a whole shard would take gigabytes."""
+    arrays = [np.fromiter((i for e in encoder.encode_batch_fast(lines[k : k + batch]) for i in e.ids), dtype=np.int64)
+              for k in range(0, len(lines), batch)]
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+
+
 def prepare(splits: dict[str, np.ndarray], tokenizer: str, folder: Path, digest: str,
             say: Callable[[str], None] | None = None) -> str:
     """Train (a BPE, once) or adopt (a tokenizer.json) the vocabulary, encode each split into shards (once; resumed
@@ -142,8 +150,7 @@ def prepare(splits: dict[str, np.ndarray], tokenizer: str, folder: Path, digest:
         shards = cached(folder, digest, tokenizer, f".{which}.d")
         if cached(folder, digest, tokenizer, f".{which}.u16").exists() or (shards / "manifest.json").exists():
             continue
-        write_shards(view, shards, lambda lines: [i for e in encoder.encode_batch(lines) for i in e.ids], vocab, say,
-                     f"the {which} split")
+        write_shards(view, shards, lambda lines: _encode(encoder, lines), vocab, say, f"the {which} split")
         if (spelled := int(summed(read_shards(shards), lengths))) != len(view):
             (shards / "manifest.json").unlink()
             raise NotExact(f"tokenizer {tokenizer}: the {which} split's tokens spell {spelled:,} bytes, not its "
