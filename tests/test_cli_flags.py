@@ -1,4 +1,4 @@
-"""Every flag of every subcommand, given a bad value drawn from its own declaration (`ablations.cli_flags`): one line
+"""Every flag of every subcommand, given a bad value drawn from its own declaration (`ablations.cli.flags`): one line
 naming the flag, the value and what is allowed, exit code 2, no traceback, nothing written and the command never
 started. The cases and their values come from the declaration, so a new flag is covered without editing this file;
 a new kind of flag fails here until it says how its bad values look."""
@@ -16,8 +16,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ablations import cli
-from ablations.cli_flags import COMMANDS, Tokenizer
-from ablations.cli_input import EditFile, Folder, ListOf, OneOf, OutFile, Positive, Switch, TextSource, Whole, Word, shown
+from ablations.cli.flags import COMMANDS, Tokenizer
+from ablations.declare.flag_kinds import (
+    EditFile,
+    Folder,
+    ListOf,
+    OneOf,
+    OutFile,
+    Positive,
+    Switch,
+    TextSource,
+    Whole,
+    Word,
+    shown,
+)
 from ablations.jobs.executors import ClusterProfile
 from ablations.jobs.profiles import available_profiles
 

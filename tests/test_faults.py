@@ -14,8 +14,8 @@ import pytest
 from conftest import ablate
 
 from ablations import cli
-from ablations.cli_flags import FLAGS
-from ablations.cli_input import check_flags
+from ablations.cli.flags import FLAGS
+from ablations.declare.flag_kinds import check_flags
 from ablations.jobs.executors import run_state
 from ablations.runs.run_record import RunRecord
 

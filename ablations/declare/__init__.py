@@ -1,1 +1,1 @@
-"""What an ablation, a preset, a training budget and a metric are, declared before any run."""
+"""What an ablation, a preset, a training budget, a metric and a flag's values are, declared before any run."""

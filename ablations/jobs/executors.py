@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from ablations.cli_input import Flag, Refused, Switch, Whole, Word
+from ablations.declare.flag_kinds import Flag, Refused, Switch, Whole, Word
 from ablations.jobs import local_processes
 from ablations.jobs.profiles import (
     Profile,

@@ -10,12 +10,12 @@ import signal
 import sys
 
 from ablations.catalogue import all_ablations, get_ablation
-from ablations.cli_bench import BENCH_COMMANDS, BenchUsageError
-from ablations.cli_flags import COMMANDS, FLAGS
-from ablations.cli_input import UsageError, check_flags, shown
+from ablations.cli.bench import BENCH_COMMANDS, BenchUsageError
+from ablations.cli.flags import COMMANDS, FLAGS
 from ablations.data.corpus import CorpusError, default_corpus, load_corpus, tokens_per_byte, training_passes
 from ablations.data.storage import storage_fault
 from ablations.data.tokenizer import BYTES
+from ablations.declare.flag_kinds import UsageError, check_flags, shown
 from ablations.declare.names import UnknownName
 from ablations.declare.presets import PRESETS
 from ablations.declare.spec import GROUPS, Ablation
@@ -278,7 +278,7 @@ RUNNERS = {"list": cmd_list, "run": cmd_run, "status": cmd_status, "cancel": cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser, from the flag declaration (`cli_flags`): every value arrives as text and is checked there."""
+    """The parser, from the flag declaration (`cli.flags`): every value arrives as text and is checked there."""
     parser = _Parser(
         prog="ablate",
         description="Run and report ablations of transformer architecture choices.",
@@ -335,6 +335,3 @@ def main(argv: list[str] | None = None) -> int:
               f"make room (or pick another --results-dir), then resume with: {again}", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())

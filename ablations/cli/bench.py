@@ -1,5 +1,7 @@
-"""`ablate speed`, `ablate profile` and `ablate decode-bench`: speed measurements that need no training runs,
-written beside an ablation's report (results/reports/NAME/) with the device they were measured on."""
+"""The measuring subcommands: `ablate speed`, `profile`, `decode-bench`, `bench-peers` and `doctor`.
+
+Speed measurements that need no training runs, written beside an ablation's report (results/reports/NAME/) with
+the device they were measured on."""
 
 from __future__ import annotations
 
@@ -153,7 +155,7 @@ def _full_doctor(args: argparse.Namespace, device: str, label: str) -> int:
     import torch
 
     from ablations.bench.gpu_check import full_check, table, write_full_check
-    from ablations.cli_flags import results_dir_default
+    from ablations.cli.flags import results_dir_default
 
     out = args.out or Path(results_dir_default()) / "reports"
     checks = full_check(device, eager_only=args.eager_only, say=lambda line: print(line, flush=True))

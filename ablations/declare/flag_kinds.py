@@ -1,6 +1,9 @@
-"""What a flag's value may be, declared once: each kind turns the text typed into a value or refuses it with what
-is allowed. `check_flags` applies a command's declaration (`cli_flags.FLAGS`) before the command does anything,
-so every refusal reads alike: `ablate CMD: FLAG VALUE: what is allowed`, exit code 2, nothing written."""
+"""What a flag's value may be, declared once, and the check that applies a command's flags to what was typed.
+
+Each kind turns the text typed into a value or refuses it with what is allowed. `check_flags` applies a
+command's declaration (`cli.flags.FLAGS`, the executors' own flags among them) before the command does
+anything, so every refusal reads alike: `ablate CMD: FLAG VALUE: what is allowed`, exit code 2, nothing
+written. It imports nothing of the project, so `jobs/` (the executors) and `cli/` declare flags alike."""
 
 from __future__ import annotations
 

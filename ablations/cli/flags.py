@@ -1,13 +1,16 @@
-"""Every subcommand's flags, declared once: its kind (what values it takes), default and help. The CLI builds its
-parser from this table and checks every value against it before a command starts (`cli_input.check_flags`);
-tests draw bad values for each entry. A flag that depends on another is declared after it."""
+"""Every subcommand's flags, declared once: its kind (what values it takes), default and help.
+
+The CLI builds its parser from this table and checks every value against it before a command starts
+(`declare.flag_kinds.check_flags`); tests draw bad values for each entry. A flag that depends on another is
+declared after it."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-from ablations.cli_input import (
+from ablations.data.tokenizer import BYTES, MAX_BPE, bpe_size
+from ablations.declare.flag_kinds import (
     Command,
     EditFile,
     Flag,
@@ -21,7 +24,6 @@ from ablations.cli_input import (
     TextSource,
     Whole,
 )
-from ablations.data.tokenizer import BYTES, MAX_BPE, bpe_size
 from ablations.declare.presets import PRESETS
 from ablations.jobs.executors import DEFAULT, EXECUTORS
 
