@@ -219,15 +219,44 @@ def test_a_damaged_run_is_named_by_status_and_report_and_trained_again_by_run(sm
     assert run_state(damaged) == "finished"
 
 
+def test_a_report_with_only_damaged_runs_names_them(smoke_results, tmp_path):
+    results = tmp_path / "results"
+    (kept,) = sorted(RunRecord.done(smoke_results, "rmsnorm_vs_layernorm"), key=lambda r: r.run_id)[:1]
+    shutil.copytree(kept.dir, results / "runs" / "rmsnorm_vs_layernorm" / kept.dir.name)
+    summary = results / "runs" / "rmsnorm_vs_layernorm" / kept.dir.name / "summary.json"
+    summary.write_bytes(summary.read_bytes()[: summary.stat().st_size // 2])
+    report = ablate("report", "rmsnorm_vs_layernorm", "--results-dir", str(results))
+    assert report.returncode == 2 and report.stderr.count("\n") == 1 and "Traceback" not in report.stderr
+    assert "no finished runs of rmsnorm_vs_layernorm" in report.stderr
+    assert "left out 1 damaged run(s) of rmsnorm_vs_layernorm: " in report.stderr
+    assert "summary.json cannot be read" in report.stderr
+
+
 @pytest.mark.parametrize("preset, repeats", [("smoke", False), ("small", True)])
 def test_run_says_up_front_when_its_runs_would_read_the_training_split_more_than_once(tmp_path, capsys, preset, repeats):
     from ablations import cli
     from ablations.data.corpus import training_passes
 
-    args = cli.build_parser().parse_args(["run", "rmsnorm_vs_layernorm", "--preset", preset, "--data", "stdlib",
-                                          "--results-dir", str(tmp_path)])
+    argv = ["run", "rmsnorm_vs_layernorm", "--preset", preset, "--data", "stdlib", "--results-dir", str(tmp_path)]
+    args = cli.build_parser().parse_args([*argv, "--allow-repeats"])
     cli.check_flags(cli.FLAGS["run"], args)
     specs = cli.plan(args)
     passes = training_passes(specs[0].corpus, specs[0].train.steps, specs[0].train.batch_size, specs[0].model.context)
     note = "repeated data, not single-pass pre-training" in capsys.readouterr().out
     assert (passes > 1) == repeats == note
+
+
+def test_a_preset_meant_for_single_pass_refuses_a_corpus_it_would_repeat_unless_asked(tmp_path):
+    """small reads 82M tokens: the stdlib sources (28M in training) about 2.9 times. Refused before anything is written."""
+    from ablations.data.corpus import load_corpus, training_passes
+    from ablations.declare.presets import get_preset
+
+    small = get_preset("small")
+    corpus = load_corpus("stdlib", context=256)
+    expected = training_passes(corpus, small.train.steps, small.train.batch_size, 256)
+    done = ablate("run", "rmsnorm_vs_layernorm", "--preset", "small", "--data", "stdlib", "--executor", "debug",
+                  "--results-dir", str(tmp_path / "results"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("ablate run: --preset small: runs read the training split up to "
+                                  f"{expected:.1f} times") and "--allow-repeats" in done.stderr
+    assert not (tmp_path / "results").exists()

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from ablations import cli
 from ablations.cli.flags import COMMANDS, Tokenizer
+from ablations.data.tokenizer import MAX_BPE
 from ablations.declare.flag_kinds import (
     EditFile,
     Folder,
@@ -38,6 +39,7 @@ PLACES = Path(tempfile.mkdtemp(prefix="flag-places-"))  # paths a bad value may 
 (PLACES / "a-file").write_text("a file, not a folder")
 (PLACES / "bad.toml").write_text('partition = "debug"\nno_such_setting = 1\n')
 (PLACES / "folder.png").mkdir()
+(PLACES / "junk.json").write_text('{"not": "a tokenizer"}')
 os.mkfifo(PLACES / "fifo")
 ARGS = argparse.Namespace(name="rmsnorm_vs_layernorm", executor="local")  # what a choice may depend on
 
@@ -76,8 +78,9 @@ def bad(kind) -> st.SearchStrategy[str]:
                          text.filter(lambda t: not t or not t.isprintable() or any(c.isspace() or c == "," for c in t)))
     if isinstance(kind, Tokenizer):
         return st.one_of(st.integers(max_value=256).map(lambda n: f"bpe:{n}"),
-                         st.integers(min_value=65_537).map(lambda n: f"bpe:{n}"),
-                         text.filter(lambda t: t != "bytes" and not re.fullmatch(r"bpe:\d+", t)))
+                         st.integers(min_value=MAX_BPE + 1).map(lambda n: f"bpe:{n}"),
+                         st.sampled_from([str(PLACES / "missing.json"), str(PLACES / "junk.json"), str(PLACES / "folder.png")]),
+                         text.filter(lambda t: t != "bytes" and not re.fullmatch(r"bpe:\d+", t) and not t.endswith(".json")))
     if isinstance(kind, ClusterProfile):
         return st.one_of(st.sampled_from([str(PLACES / "missing.toml"), str(PLACES / "bad.toml")]),
                          st.text("abcxyz-", min_size=1, max_size=8).filter(lambda t: t not in available_profiles()))
@@ -123,7 +126,7 @@ def test_a_bad_value_of_any_flag_is_refused_in_one_line_before_anything_happens(
         assert len(line.split(f"{shown(value)}: ", 1)[1].strip()) > 10, line  # what is allowed
 
     refused()
-    assert sorted(p.name for p in PLACES.iterdir()) == ["a-file", "bad.toml", "fifo", "folder.png"]
+    assert sorted(p.name for p in PLACES.iterdir()) == ["a-file", "bad.toml", "fifo", "folder.png", "junk.json"]
 
 
 def test_every_subcommand_and_flag_is_in_the_cases():

@@ -17,7 +17,14 @@ def whole_file_rule(data: bytes) -> str | None:
     """The rule as it read a file whole (the reference the streamed one must agree with)."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(data) > 1 and data[1::2].count(0) > len(data) // 4):
         return "UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)"
-    return "a binary file, not text" if b"\0" in data else None
+    if b"\0" in data:
+        return "a binary file, not text"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ("not UTF-8 text (a binary file such as an image, or text in another encoding: convert it with iconv -t "
+                "UTF-8)")
+    return None
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 20])
@@ -25,7 +32,9 @@ def test_the_streamed_text_rule_is_the_whole_file_rule(tmp_path, monkeypatch, ch
     monkeypatch.setattr(sources, "CHUNK", chunk)  # odd chunks move the parity of every later offset
     samples = {"ascii": b"hello world\n" * 5, "utf16-bom": "hello\n".encode("utf-16"),
                "utf16-le": "hello there\n".encode("utf-16-le"), "utf16-be": "hello there\n".encode("utf-16-be"),
-               "binary": b"ELF\0\1\2text" * 3, "utf8": "naïve café\n".encode(), "one": b"x"}
+               "binary": b"ELF\0\1\2text" * 3, "utf8": "naïve café\n".encode(), "one": b"x",
+               "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\r", "png-header": b"\x89PNG\r\n\x1a\nIHDR",
+               "latin-1": "naïve café\n".encode("latin-1"), "cut-utf8": "café".encode()[:-1]}
     for name, data in samples.items():
         (tmp_path / name).write_bytes(data)
         assert not_text(tmp_path / name) == whole_file_rule(data), name

@@ -11,14 +11,15 @@ import sys
 
 from ablations.catalogue import all_ablations, get_ablation
 from ablations.cli.bench import BENCH_COMMANDS, BenchUsageError
+from ablations.cli.browse import ARCHS_END, ARCHS_START, cmd_archs, cmd_list  # noqa: F401 (tests read the markers here)
 from ablations.cli.flags import COMMANDS, FLAGS
+from ablations.cli.prepare import cmd_prepare
 from ablations.data.corpus import CorpusError, default_corpus, load_corpus, tokens_per_byte, training_passes
 from ablations.data.storage import storage_fault
 from ablations.data.tokenizer import BYTES
 from ablations.declare.flag_kinds import UsageError, check_flags, shown
 from ablations.declare.names import UnknownName
-from ablations.declare.presets import PRESETS
-from ablations.declare.spec import GROUPS, Ablation
+from ablations.declare.presets import Preset, get_preset
 from ablations.jobs.executors import EXECUTORS, Executor
 from ablations.runs.resolve import resolve
 from ablations.runs.run_record import RunRecord, ablation_dir, logs_dir
@@ -33,55 +34,6 @@ class _Parser(argparse.ArgumentParser):
             value = ast.literal_eval(switch[2])  # argparse shows the value as repr() does
             message = f"{switch[1]} {shown(value)}: takes no value; write {switch[1]} alone"
         self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    ablations = all_ablations().values()
-    for group in GROUPS:
-        print(f"## {group}\n")
-        for ablation in (a for a in ablations if a.group == group):
-            _describe(ablation)
-    print("presets: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items()))
-    return 0
-
-
-def _describe(ablation: Ablation) -> None:
-    print(f"{ablation.name}\n  headline: {ablation.headline}\n  source:   {ablation.source}")
-    for name, overrides in ablation.variants.items():
-        role = " (baseline)" if name == ablation.baseline else ""
-        print(f"  variant:  {name}{role}: {', '.join(f'{k}={v}' for k, v in overrides.items())}")
-    for claim in ablation.claims:
-        margin = f" (margin {claim.margin:g})" if claim.margin else ""
-        print(f"  claim:    {claim.says} ({claim.treatment} vs {claim.baseline}, {claim.metric} {claim.direction}{margin})")
-    lrs = ", ".join(f"{lr:g}" for lr in ablation.lrs) or "the preset's"
-    first = f" from seed {ablation.first_seed}" if ablation.first_seed else ""
-    print(f"  seeds:    {ablation.seeds} by default{first}; LRs: {lrs}\n")
-
-
-ARCHS_START, ARCHS_END = "<!-- archs:start -->", "<!-- archs:end -->"
-
-
-def cmd_archs(args: argparse.Namespace) -> int:
-    from ablations.reporting.markdown import SURVEY_BLOCK, fill_block
-    from models.survey import rules_markdown
-    from models.zoo import spreadsheet_markdown
-
-    blocks = {(ARCHS_START, ARCHS_END): spreadsheet_markdown(), SURVEY_BLOCK: rules_markdown()}
-    texts = {path: path.read_text() for path in args.write or []}
-    for path, text in texts.items():
-        if not any(start in text and end in text for start, end in blocks):
-            raise UsageError(f"{path} has no {ARCHS_START} … {ARCHS_END} or {' … '.join(SURVEY_BLOCK)} block to fill")
-    print("\n\n".join(blocks.values()))
-    for path, text in texts.items():
-        for block, body in blocks.items():
-            text = fill_block(text, block, body)
-        path.write_text(text)
-        print(f"filled the blocks of {path}")
-    if args.figure:
-        from ablations.reporting.survey_figure import plot_survey
-
-        print(f"drew {plot_survey(args.figure)}")
-    return 0
 
 
 def _seeds(args: argparse.Namespace, pilot: int) -> int:
@@ -112,18 +64,25 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
             if name != BYTES:
                 print(f"tokenizer {name}: {tokens_per_byte(tokenized, 'val'):.3f} tokens per validation byte "
                       f"(trained on the training split, cached)")
-        _say_repeats(specs)
+        _check_repeats(specs, get_preset(args.preset), args.allow_repeats)
     return specs
 
 
-def _say_repeats(specs: list[RunSpec]) -> None:
-    """A run that reads its training split more than once is a repeated-corpus experiment: say so up front."""
+def _check_repeats(specs: list[RunSpec], preset: Preset, allowed: bool) -> None:
+    """A run that reads its training split more than once is a repeated-corpus experiment: said up front, and
+    refused past what the preset is meant for unless --allow-repeats asks for it."""
     most = max(specs, key=lambda s: training_passes(s.corpus, s.train.steps, s.train.batch_size, s.model.context))
     passes = training_passes(most.corpus, most.train.steps, most.train.batch_size, most.model.context)
-    if passes > 1:
-        print(f"note: runs read the training split up to {passes:.1f} times ({most.variant}: {most.train.steps:,} steps × "
-              f"{most.train.batch_size} × {most.model.context} tokens): repeated data, not single-pass pre-training; "
-              f"each summary records its passes (a larger --data reads it less)")
+    if passes <= 1:
+        return
+    what = (f"runs read the training split up to {passes:.1f} times ({most.variant}: {most.train.steps:,} steps × "
+            f"{most.train.batch_size} × {most.model.context} tokens)")
+    if preset.max_passes is not None and passes > preset.max_passes and not allowed:
+        raise UsageError(f"--preset {preset.name}: {what}, past the {preset.max_passes:g} pass(es) it is meant for: "
+                         "repeated data, not single-pass pre-training; give --data a larger corpus (ablate prepare makes "
+                         "one ready), or --allow-repeats to train on repeated data anyway")
+    print(f"note: {what}: repeated data, not single-pass pre-training; each summary records its passes (a larger --data "
+          "reads it less)")
 
 
 def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpec]:
@@ -257,24 +216,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         paths = write_report(ablation, args.results_dir)
     except FileNotFoundError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(f"{error}" + (f"; {line}" if (line := _damaged_line(args.results_dir, ablation.name)) else "")) from None
     print(paths[0].read_text())
     print("wrote " + ", ".join(str(p) for p in paths))
     _name_damaged(args.results_dir, [ablation.name])
     return 0
 
 
+def _damaged_line(results_dir, name: str) -> str:
+    """Damaged runs are left out of reports: which, and how to get them back ('' when none)."""
+    if not (damaged := RunRecord.damaged(results_dir, name)):
+        return ""
+    return (f"left out {len(damaged)} damaged run(s) of {name}: " + "; ".join(f"{r.dir} ({r.damage()})" for r in damaged)
+            + f"; `ablate run {name}` with the flags that made them trains them again")
+
+
 def _name_damaged(results_dir, names: list[str]) -> None:
-    """Damaged runs are left out of reports: say which, and how to get them back."""
     for name in names:
-        if damaged := RunRecord.damaged(results_dir, name):
-            print(f"left out {len(damaged)} damaged run(s) of {name}: "
-                  + "; ".join(f"{record.dir} ({record.damage()})" for record in damaged)
-                  + f"; `ablate run {name}` with the flags that made them trains them again")
+        if line := _damaged_line(results_dir, name):
+            print(line)
 
 
 RUNNERS = {"list": cmd_list, "run": cmd_run, "status": cmd_status, "cancel": cmd_cancel, "upgrade": cmd_upgrade,
-           "archs": cmd_archs, "plan": cmd_plan, "report": cmd_report, **BENCH_COMMANDS}
+           "archs": cmd_archs, "plan": cmd_plan, "report": cmd_report, "prepare": cmd_prepare,
+           **BENCH_COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
-from ablations.data.tokenizer import BYTES, MAX_BPE, bpe_size
+from ablations.data.tokenizer import BYTES, MAX_BPE, bpe_size, is_file, pretrained
 from ablations.declare.flag_kinds import (
     Command,
     EditFile,
@@ -44,11 +45,22 @@ def _variants(args: argparse.Namespace) -> list[str]:
 
 
 class Tokenizer:
+    ALLOWED = f"give bytes, bpe:N with N from 257 to {MAX_BPE} (e.g. bpe:2048), or a byte-level tokenizer.json"
+
     def parse(self, text: str, args: argparse.Namespace) -> str:
+        if is_file(text):  # a pretrained tokenizer: checked here, so a bad file stops before any corpus is read
+            path = Path(text).expanduser().resolve()
+            if not path.is_file():
+                raise Refused(f"{self.ALLOWED}; {path} is not a file")
+            try:
+                pretrained(str(path))
+            except ValueError as why:
+                raise Refused(f"{self.ALLOWED}; {why}") from None
+            return str(path)
         try:
             bpe_size(text)
         except ValueError:
-            raise Refused(f"give bytes, or bpe:N with N from 257 to {MAX_BPE} (e.g. bpe:2048)") from None
+            raise Refused(self.ALLOWED) from None
         return text
 
 
@@ -116,9 +128,9 @@ RUN = [
          help="comma-separated subset of the ablation's variants (default: all)"),
     Flag("--data", TextSource(("shakespeare", "stdlib")), metavar="CORPUS", help="shakespeare, stdlib, or a path to a "
          "text file or directory (default: shakespeare if a local copy exists, else stdlib)"),
-    Flag("--tokenizer", Tokenizer(), default=BYTES, metavar="bytes|bpe:N", help="bytes (default) or a byte-level BPE of N "
-         "tokens trained on the training split and cached; part of each run's identity; losses are reported in nats "
-         "per byte either way"),
+    Flag("--tokenizer", Tokenizer(), default=BYTES, metavar="bytes|bpe:N|FILE.json", help="bytes (default), a byte-level "
+         "BPE of N tokens trained on the training split and cached, or a pretrained byte-level tokenizer.json (GPT-2 "
+         "style); part of each run's identity; losses are reported in nats per byte, exactly, either way"),
     Flag("--compile", Switch(), help="torch.compile each model (fused kernels; part of the run's identity; the first "
          "step's excess time, mostly compilation, is recorded apart from the step-time metrics)"),
     Flag("--executor", OneOf("executor", _executors), default=DEFAULT, check=_executor_usable,
@@ -126,6 +138,8 @@ RUN = [
     Flag("--parallel", Whole(1, high=_parallel_limit), default="1", metavar="K", help="local runs at once, at most the "
          "cores; each takes cores/K torch threads (default 1: concurrent runs distort each other's speed)"),
     Flag("--force", Switch(), help="discard stored results and rerun"),
+    Flag("--allow-repeats", Switch(), help="train even where runs would read the training split more often than the "
+         "preset is meant for (small and base: once; tiny: 4 times): a repeated-data experiment, recorded as such"),
     results_dir(write=True),
     *(flag for executor in EXECUTORS.values() for flag in executor.flags),
 ]
@@ -138,6 +152,13 @@ COMMANDS = [
     Command("run", "train every (variant, seed) of an ablation; finished runs are skipped", RUN,
             "One job per (variant, seed), submitted through submitit. Interrupted runs resume from their last checkpoint "
             "when run again."),
+    Command("prepare", "make a corpus ready once: copy it into the cache and tokenise it into shards",
+            [Flag("--data", TextSource(("shakespeare", "stdlib")), metavar="CORPUS", help="shakespeare, stdlib, or a "
+                  "path to a text file or directory of any size (default: as ablate run)"),
+             Flag("--tokenizer", Tokenizer(), default=BYTES, metavar="bytes|bpe:N|FILE.json", help="as ablate run")],
+            "Streams the corpus in bounded memory (its sha256, computed on the way, is its identity), then trains the "
+            "tokenizer on the training split (bpe:N) and encodes each split into shards written whole, with progress; "
+            "killed, it resumes at the first missing shard. Run it once before sending an array to a cluster."),
     Command("status", "state of every run: queued, running, finished, failed (with log), diverged, damaged",
             [Flag("ablation", ABLATION.kind, dest="name", metavar="NAME", optional=True, help="ablation name (default: all)"),
              results_dir(write=False)]),

@@ -4,6 +4,7 @@ while it is copied into the cache once; a source's files' sizes and mtimes find 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -43,15 +44,27 @@ def file_chunks(path: Path) -> Iterator[bytes]:
 def not_text(path: Path) -> str | None:
     """Why a file is not text the tokeniser should train on, or None; read a chunk at a time. UTF-16 is text, but in
     the wrong encoding: every other byte would be a zero."""
-    head, size, odd_zeros, nul = b"", 0, 0, False
+    head, size, odd_zeros, nul, utf8 = b"", 0, 0, False, True
+    decoder = codecs.getincrementaldecoder("utf-8")()
     for chunk in file_chunks(path):
         head = head or chunk[:2]
         odd_zeros += chunk[1 - size % 2 :: 2].count(0)  # zeros at odd offsets of the whole file
         nul = nul or b"\0" in chunk
         size += len(chunk)
+        try:
+            utf8 and decoder.decode(chunk)
+        except UnicodeDecodeError:
+            utf8 = False
     if head in (b"\xff\xfe", b"\xfe\xff") or (size > 1 and odd_zeros > size // 4):
         return "UTF-16 text; convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)"
-    return "a binary file, not text" if nul else None
+    if nul:
+        return "a binary file, not text"
+    try:
+        utf8 and decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        utf8 = False
+    return None if utf8 else "not UTF-8 text (a binary file such as an image, or text in another encoding: convert it " \
+                             "with iconv -t UTF-8)"
 
 
 def stdlib_source() -> Source:

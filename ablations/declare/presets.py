@@ -15,6 +15,21 @@ class Preset:
     model: dict[str, object]  # ModelConfig size fields
     train: TrainConfig
     needs_gpu: bool = False  # on a cluster, a run asks for the profile's GPUs only when this is set
+    # Passes over the training split a run may make without --allow-repeats (None: any). Above one, a run repeats
+    # its corpus: another experiment than single-pass pre-training, which the presets for GPUs are meant to be.
+    max_passes: float | None = 1.0
+
+    @property
+    def tokens(self) -> int:
+        """Training tokens one run reads."""
+        return self.train.steps * self.train.batch_size * int(self.model["context"])
+
+    def tokens_per_parameter(self) -> float:
+        """Training tokens per non-embedding parameter of the preset's shape (Chinchilla's rule is about 20)."""
+        from models import ModelConfig
+        from models.accounting import non_embedding_params
+
+        return self.tokens / non_embedding_params(ModelConfig(**self.model))
 
 
 def _by_name(*presets: Preset) -> dict[str, Preset]:
@@ -27,6 +42,7 @@ PRESETS: dict[str, Preset] = _by_name(
         description="a few steps of a 2-layer model, for tests (seconds)",
         model=dict(d_model=32, n_layers=2, n_heads=2, context=32),
         train=TrainConfig(steps=20, batch_size=4, warmup_steps=4, eval_every=10, eval_batches=2),
+        max_passes=None,
     ),
     Preset(
         name="small",
@@ -47,6 +63,7 @@ PRESETS: dict[str, Preset] = _by_name(
         description="nanoGPT's CPU quick-start budget: 4×128, ~1.5M tokens, 1-2 min per run on 2 cores",
         model=dict(d_model=128, n_layers=4, n_heads=4, context=64),
         train=TrainConfig(steps=2000, batch_size=12, lr=2e-3, warmup_steps=100, eval_every=250, eval_batches=20),
+        max_passes=4.0,  # a laptop budget on Tiny Shakespeare: 1.5 passes as bytes, 3.6 for vocab_size's BPE-2k arm
     ),
 )
 
