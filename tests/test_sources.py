@@ -80,3 +80,14 @@ def test_loading_a_large_file_holds_a_chunk_not_the_file(tmp_path):
     tracemalloc.stop()
     assert corpus.n_tokens == path.stat().st_size
     assert peak < 3 * sources.CHUNK < path.stat().st_size / 1.5  # a chunk or two in flight, never the file
+
+
+def test_file_bytes_slice_as_the_file_does(tmp_path):
+    from ablations.data.sources import FileBytes
+
+    data = bytes(range(256)) * 40
+    (tmp_path / "f").write_bytes(data)
+    view, reference = FileBytes(tmp_path / "f", 100, 9000), np.frombuffer(data, dtype=np.uint8)[100:9000]
+    assert len(view) == len(reference)
+    for window in (slice(0, 10), slice(8890, 9999), slice(5, 5), slice(None), slice(-20, None)):
+        np.testing.assert_array_equal(view[window], reference[window])

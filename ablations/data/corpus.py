@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ablations.data.shards import parts
-from ablations.data.sources import Source, copy_hashed, path_source, stdlib_source
+from ablations.data.sources import FileBytes, Source, copy_hashed, path_source, stdlib_source
 from ablations.data.storage import atomic_write, write_json
 from ablations.data.tokenizer import BYTES, NotExact, cached, prepare, read_ids, summed, token_lengths
 
@@ -54,9 +54,10 @@ class Corpus:
         tokenizer.json) and both splits encoded, once, into the cache."""
         if tokenizer == BYTES:
             return dataclasses.replace(self, tokenizer=BYTES, tokenizer_sha256="")
-        data = read_tokens(self)
+        cut = int(self.n_tokens * (1 - VAL_FRACTION))  # as `split` cuts
+        splits = {"train": FileBytes(self.tokens_path, 0, cut), "val": FileBytes(self.tokens_path, cut, self.n_tokens)}
         try:
-            digest = prepare({"train": split(data, "train"), "val": split(data, "val")}, tokenizer,
+            digest = prepare(splits, tokenizer,
                              Path(self.tokens_path).parent, self.sha256, say)
         except NotExact as error:
             raise CorpusError(str(error)) from None

@@ -109,3 +109,28 @@ def copy_hashed(source: Source, folder: Path, say: Callable[[str], None] | None 
     finally:
         tmp.unlink(missing_ok=True)
     return digest.hexdigest(), done
+
+
+class FileBytes:
+    """A byte range of a file, sliced as an array of bytes is but read with pread: a memmap would keep every page it
+    touched resident, so a pass over a large corpus would look (and, under memory pressure, act) as large as it."""
+
+    def __init__(self, path: str | Path, start: int = 0, stop: int | None = None) -> None:
+        self.path, self.start = str(path), start
+        self.stop = os.path.getsize(path) if stop is None else stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, window: slice):
+        import numpy as np
+
+        start, stop, _ = window.indices(len(self))
+        if start >= stop:
+            return np.zeros(0, dtype=np.uint8)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            return np.frombuffer(os.pread(fd, stop - start, self.start + start), dtype=np.uint8)
+        finally:
+            os.close(fd)
+
