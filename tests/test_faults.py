@@ -51,9 +51,8 @@ def session(sid: int) -> list[str]:
 
 def start(args: list[str], ignore_sigint: bool = False) -> subprocess.Popen:
     """`ablate` as its own session; with SIGINT ignored, as a shell starts `ablate run … &` or nohup does."""
-    def setup():
-        if ignore_sigint:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    def setup():  # set either way: a suite started with `&` or nohup would pass on SIGINT ignored to every child
+        signal.signal(signal.SIGINT, signal.SIG_IGN if ignore_sigint else signal.SIG_DFL)
 
     return subprocess.Popen(["ablate", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=setup)
