@@ -92,7 +92,8 @@ def test_seeds_auto_caps_the_second_stage_at_the_declared_cap_unless_max_seeds_i
 
 @pytest.mark.parametrize("differences, says", [
     ([0.004, -0.006], "pilot: 2 of 3 pairs so far"),
-    ([0.004, -0.006, 0.009], "Stein's second stage: 3 of 10 pairs so far (cap 10"),  # Stein asks for 44: capped
+    ([0.004, -0.006, 0.009], "pilot done; Stein's second stage asks for 10 pairs in all (cap 10"),  # 44: capped
+    ([0.004, -0.006, 0.009, 0.001], "Stein's second stage: 4 of 10 pairs so far (cap 10"),
     ([0.004, -0.006, 0.009, 0.0, 0.001, 0.002, -0.001, 0.003, 0.0, 0.001], None),  # the second stage has run
 ])
 def test_a_row_says_how_many_pairs_of_its_declared_plan_are_still_missing(tmp_path, differences, says):

@@ -45,6 +45,8 @@ def _plan_note(claim: Claim, diffs: pd.Series, pilot: int, cap: int) -> str:
         return f"pilot: {len(diffs)} of {pilot} pairs so far"
     pilot_sd = float(diffs.iloc[:pilot].std(ddof=1)) if pilot >= 2 else math.nan
     planned = min(cap, stein_seeds(pilot_sd, pilot, claim.half_width)) if pilot_sd > 0 else 0
+    if len(diffs) == pilot < planned:  # nothing of the second stage has run yet
+        return f"pilot done; Stein's second stage asks for {planned} pairs in all (cap {cap}; `--seeds auto` runs them)"
     if len(diffs) < planned:
         return f"Stein's second stage: {len(diffs)} of {planned} pairs so far (cap {cap}; `--seeds auto` runs the rest)"
     return ""
