@@ -14,10 +14,10 @@ from typing import Callable
 
 import numpy as np
 
-from ablations.data.shards import parts
+from ablations.data.shards import parts, summed
 from ablations.data.sources import FileBytes, Source, copy_hashed, path_source, stdlib_source
 from ablations.data.storage import atomic_write, write_json
-from ablations.data.tokenizer import BYTES, NotExact, cached, prepare, read_ids, summed, token_lengths
+from ablations.data.tokenizer import BYTES, NotExact, cached, prepare, read_ids, token_lengths
 
 SHAKESPEARE_FILE = "tinyshakespeare.txt"
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"

@@ -112,3 +112,8 @@ def read_shards(folder: Path) -> np.ndarray | Shards:
 def parts(tokens: np.ndarray | Shards) -> list[np.ndarray]:
     """The memmaps behind a split, to count over without loading it whole."""
     return tokens.parts if isinstance(tokens, Shards) else [tokens]
+
+
+def summed(ids, per_id: np.ndarray, step: int = 1 << 23):
+    """The sum of `per_id` over a split's ids (the bytes they spell, say), a slice at a time: bounded memory."""
+    return sum(per_id[part[i : i + step]].sum() for part in parts(ids) for i in range(0, len(part), step))

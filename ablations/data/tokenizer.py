@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ablations.data.shards import parts, read_shards, text_lines, write_shards
+from ablations.data.shards import read_shards, text_lines, write_shards
 from ablations.data.storage import atomic_write
 
 BYTES = "bytes"
@@ -121,11 +121,6 @@ def read_ids(folder: Path, digest: str, tokenizer: str, which: str):
     if legacy.exists():
         return np.memmap(legacy, dtype=np.uint16, mode="r")
     return read_shards(cached(folder, digest, tokenizer, f".{which}.d"))
-
-
-def summed(ids, per_id: np.ndarray, step: int = 1 << 23):
-    """The sum of `per_id` over a split's ids (the bytes they spell, say), a slice at a time: bounded memory."""
-    return sum(per_id[part[i : i + step]].sum() for part in parts(ids) for i in range(0, len(part), step))
 
 
 def _encode(encoder, lines: list[str], batch: int = 1 << 14) -> np.ndarray:
