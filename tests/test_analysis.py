@@ -11,7 +11,7 @@ from ablations.judge.claims import judge
 from ablations.judge.stats import paired_difference_ci
 from ablations.reporting.overview import write_overview
 from ablations.reporting.report import write_report
-from ablations.runs.resolve import resolve
+from ablations.runs.resolve import model_config, resolve
 from ablations.runs.run_record import RunRecord
 
 B_IS_BETTER = Claim(says="b is better", treatment="b", baseline="a", metric="final_val_loss", direction="lower",
@@ -20,7 +20,7 @@ ABLATION = Ablation(name="a", headline="b is better", source="s", base={}, varia
                     claims=(B_IS_BETTER,))
 
 
-MODEL = json.loads(json.dumps(ABLATION.model_config("a", PRESETS["tiny"]).to_dict()))  # every variant's, as stored
+MODEL = json.loads(json.dumps(model_config(ABLATION, "a", PRESETS["tiny"]).to_dict()))  # every variant's, as stored
 
 
 def _run(variant, seed, loss, corpus="x@1", diverged=False, design="d", finished="2026-01-01", lr=1e-3, unigram=3.3):

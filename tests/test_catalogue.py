@@ -8,6 +8,7 @@ from ablations.catalogue import all_ablations, discover
 from ablations.declare.metrics import METRICS
 from ablations.declare.presets import PRESETS
 from ablations.declare.spec import GROUPS
+from ablations.runs.resolve import model_config, train_config
 from models import kv_cache_bytes, non_embedding_params, total_params
 
 CATALOGUE = Path(ablations.catalogue.__file__).parent
@@ -53,37 +54,37 @@ def test_every_variant_resolves_for_every_preset(name, preset):
         assert not METRICS[claim.metric].across_runs or len(claim.lrs or ablation.lrs) >= 2  # a sensitivity needs a sweep
         assert all(lr in ablation.lrs for lr in claim.lrs)  # judged only where the grid runs
     for variant in ablation.variants:
-        ablation.model_config(variant, PRESETS[preset])
+        model_config(ablation, variant, PRESETS[preset])
         for lr in ablation.lrs or (None,):
-            assert ablation.train_config(variant, PRESETS[preset], lr).lr == (lr or PRESETS[preset].train.lr)
+            assert train_config(ablation, variant, PRESETS[preset], lr).lr == (lr or PRESETS[preset].train.lr)
 
 
 def test_gated_and_plain_mlps_match_parameters_within_one_percent():
     ablation, tiny = ABLATIONS["activations"], PRESETS["tiny"]
-    counts = {v: total_params(ablation.model_config(v, tiny)) for v in ablation.variants}
+    counts = {v: total_params(model_config(ablation, v, tiny)) for v in ablation.variants}
     assert max(counts.values()) / min(counts.values()) < 1.01, counts
 
 
 def test_norm_position_variants_differ_only_in_the_norm_and_the_warmup():
     ablation, tiny = ABLATIONS["norm_position"], PRESETS["tiny"]
-    assert ablation.train_config("pre_no_warmup", tiny).warmup_steps == 0
+    assert train_config(ablation, "pre_no_warmup", tiny).warmup_steps == 0
     for preset in PRESETS.values():  # warm-up over a tenth of the run, whatever the preset's length
-        assert ablation.train_config("pre", preset).warmup_steps == ablation.train_config("post", preset).warmup_steps \
+        assert train_config(ablation, "pre", preset).warmup_steps == train_config(ablation, "post", preset).warmup_steps \
             == preset.train.steps // 10
-    pre, post = ablation.model_config("pre", tiny), ablation.model_config("post", tiny)
+    pre, post = model_config(ablation, "pre", tiny), model_config(ablation, "post", tiny)
     assert pre.replace(norm_position="post", final_norm=False) == post
-    assert ablation.model_config("pre_no_warmup", tiny) == pre  # warm-up is training, not architecture
+    assert model_config(ablation, "pre_no_warmup", tiny) == pre  # warm-up is training, not architecture
 
 
 def test_the_wide_gqa_variant_matches_mha_parameters():
     ablation, tiny = ABLATIONS["mqa_vs_gqa"], PRESETS["tiny"]
-    counts = {v: total_params(ablation.model_config(v, tiny)) for v in ablation.variants}
+    counts = {v: total_params(model_config(ablation, v, tiny)) for v in ablation.variants}
     assert counts["gqa_2_wide"] == counts["mha"] and counts["gqa_2"] < 0.9 * counts["mha"]
 
 
 def test_fewer_kv_heads_shrink_the_cache_in_proportion():
     ablation, tiny = ABLATIONS["mqa_vs_gqa"], PRESETS["tiny"]
-    cache = {v: kv_cache_bytes(ablation.model_config(v, tiny), 1024) for v in ablation.variants}
+    cache = {v: kv_cache_bytes(model_config(ablation, v, tiny), 1024) for v in ablation.variants}
     assert cache["mha"] == 2 * cache["gqa_4"] == 4 * cache["gqa_2"] == 8 * cache["mqa"]
 
 
@@ -92,20 +93,20 @@ def test_relative_overrides_resolve_against_the_preset(preset):
     shape = PRESETS[preset].model
     heads = ABLATIONS["head_dim"]
     for variant, ratio in (("ratio_0.5", 0.5), ("ratio_1", 1.0), ("ratio_2", 2.0)):
-        config = heads.model_config(variant, PRESETS[preset])
+        config = model_config(heads, variant, PRESETS[preset])
         assert config.effective_head_dim * config.n_heads == ratio * shape["d_model"]
     windows = ABLATIONS["sliding_window"]
-    assert windows.model_config("hybrid", PRESETS[preset]).sliding_window == shape["context"] // 8
-    assert windows.model_config("hybrid", PRESETS[preset]).layer_kind(3) == "global"
+    assert model_config(windows, "hybrid", PRESETS[preset]).sliding_window == shape["context"] // 8
+    assert model_config(windows, "hybrid", PRESETS[preset]).layer_kind(3) == "global"
 
 
 @pytest.mark.parametrize("preset", ["tiny", "small", "base"])
 def test_aspect_ratio_shapes_share_one_parameter_budget(preset):
     aspect = ABLATIONS["aspect_ratio"]
-    budget = non_embedding_params(aspect.model_config(aspect.baseline, PRESETS[preset]))
+    budget = non_embedding_params(model_config(aspect, aspect.baseline, PRESETS[preset]))
     depths = []
     for variant in aspect.variants:
-        config = aspect.model_config(variant, PRESETS[preset])
+        config = model_config(aspect, variant, PRESETS[preset])
         assert config.effective_head_dim == 16 and config.n_heads * 16 == config.d_model
         assert abs(non_embedding_params(config) / budget - 1) < 0.11, (variant, config.d_model)
         depths.append((config.n_layers, config.d_model))

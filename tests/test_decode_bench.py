@@ -7,6 +7,7 @@ from ablations.bench import decode_bench
 from ablations.bench.decode_bench import bench_config, decode, decode_table, decode_tokens_per_s, plot_decode, write_decode_report
 from ablations.catalogue.mqa_vs_gqa import ABLATION
 from ablations.declare.presets import PRESETS
+from ablations.runs.resolve import model_config
 from models import Transformer
 from models.layers import KVCache
 
@@ -23,7 +24,7 @@ def one_thread():
 
 
 def test_bench_decoding_past_the_preset_context_equals_the_full_forward():
-    config = bench_config(ABLATION.model_config("gqa_2", SMOKE), context=48)
+    config = bench_config(model_config(ABLATION, "gqa_2", SMOKE), context=48)
     assert (config.context, config.pos) == (48, "rope")  # the smoke preset's 32 positions would not fit
     assert bench_config(config, context=16) is config
     torch.manual_seed(0)
@@ -46,7 +47,7 @@ def test_only_the_decode_steps_are_timed(monkeypatch):
 
     monkeypatch.setattr(Transformer, "forward", counting_forward)
     monkeypatch.setattr(decode_bench, "_clock", lambda: float(seen[0]))
-    config = ABLATION.model_config("mqa", SMOKE)
+    config = model_config(ABLATION, "mqa", SMOKE)
     # Each repeat's elapsed "time" is new_tokens, so the rate is batch·new_tokens / new_tokens.
     assert decode_tokens_per_s(config, batch_size=3, context=40, new_tokens=5, repeats=2) == 3.0
 
@@ -54,7 +55,7 @@ def test_only_the_decode_steps_are_timed(monkeypatch):
 def test_rate_is_batch_times_new_tokens_over_the_median_repeat_after_the_warm_up(monkeypatch):
     readings = iter([0, 100, 0, 3, 0, 1, 0, 2, 0, 5, 0, 4])  # (start, stop) per repeat; warm-up took 100
     monkeypatch.setattr(decode_bench, "_clock", lambda: next(readings))
-    rate = decode_tokens_per_s(ABLATION.model_config("mha", SMOKE), batch_size=2, context=8, new_tokens=4, repeats=5)
+    rate = decode_tokens_per_s(model_config(ABLATION, "mha", SMOKE), batch_size=2, context=8, new_tokens=4, repeats=5)
     assert rate == 2 * 4 / 3
 
 
@@ -94,4 +95,4 @@ def test_report_writes_the_measured_table_and_one_panel_per_batch_size(tmp_path,
 
 def test_prompt_must_keep_a_token():
     with pytest.raises(ValueError, match="new_tokens=8"):
-        decode_tokens_per_s(ABLATION.model_config("mha", SMOKE), batch_size=1, context=8, new_tokens=8)
+        decode_tokens_per_s(model_config(ABLATION, "mha", SMOKE), batch_size=1, context=8, new_tokens=8)

@@ -20,6 +20,7 @@ from ablations.bench.op_profile import (
 )
 from ablations.catalogue import get_ablation
 from ablations.declare.presets import get_preset
+from ablations.runs.resolve import model_config
 from models import ModelConfig, Transformer, training_flops_per_token
 
 NORMS = get_ablation("rmsnorm_vs_layernorm")
@@ -38,7 +39,7 @@ def one_thread():
 def norm_shares() -> dict[str, pd.DataFrame]:
     """Both variants at the tiny preset's shape (FLOP shares do not depend on the batch, so a small one)."""
     tiny = get_preset("tiny")
-    return {v: operator_shares(NORMS.model_config(v, tiny), batch_size=2, repeats=2) for v in NORMS.variants}
+    return {v: operator_shares(model_config(NORMS, v, tiny), batch_size=2, repeats=2) for v in NORMS.variants}
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -9,6 +9,7 @@ from ablations.declare.presets import PRESETS
 from ablations.judge.analysis import load_runs
 from ablations.judge.planning import plan_table, second_stage
 from ablations.judge.stats import min_detectable_effect, seeds_for, stein_seeds
+from ablations.runs.resolve import model_config, train_config
 from ablations.runs.run_record import RunRecord
 
 
@@ -17,11 +18,11 @@ def _pilot(tmp_path, differences, finished="2026"):
     ablation = get_ablation("rmsnorm_vs_layernorm")
     for seed, diff in enumerate(differences):
         for variant, loss in (("layernorm", 1.8), ("rmsnorm", 1.8 + diff)):
-            train = json.loads(json.dumps(ablation.train_config(variant, PRESETS["tiny"]).to_dict()))
+            train = json.loads(json.dumps(train_config(ablation, variant, PRESETS["tiny"]).to_dict()))
             RunRecord.at(tmp_path, ablation.name, f"{variant}{seed}").write_summary(dict(
                 run_id=f"{variant}{seed}", variant=variant, seed=seed, preset="tiny", corpus_label="x", design="d",
                 train=train, final_val_loss=loss, diverged=False, unigram_val_loss=3.3, finished_at=finished, device="cpu",
-                concurrency=1, params=1, model=ablation.model_config(variant, PRESETS["tiny"]).to_dict()))
+                concurrency=1, params=1, model=model_config(ablation, variant, PRESETS["tiny"]).to_dict()))
     return ablation, load_runs(tmp_path, ablation.name)
 
 

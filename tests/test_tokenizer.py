@@ -17,6 +17,7 @@ from ablations.data.corpus import load_corpus, read_split, read_tokens, split, t
 from ablations.data.tokenizer import bpe_size, cached
 from ablations.declare.metrics import RunRows, summary_values
 from ablations.declare.presets import get_preset
+from ablations.runs.resolve import model_config, train_config
 from ablations.training.train import train
 from models import ModelConfig, training_flops_per_token
 
@@ -141,10 +142,10 @@ def test_vocabulary_variants_train_at_the_bytes_models_compute():
     """Steps to the nearest step: training FLOPs within half a step's of the bytes model's, at every preset."""
     ablation = get_ablation("vocab_size")
     for preset in (get_preset("smoke"), get_preset("tiny"), get_preset("small")):  # smoke: 8k BPE shorter than warm-up
-        budget = training_flops_per_token(ablation.model_config("bytes", preset)) * preset.train.steps
-        assert ablation.train_config("bytes", preset).steps == preset.train.steps
+        budget = training_flops_per_token(model_config(ablation, "bytes", preset)) * preset.train.steps
+        assert train_config(ablation, "bytes", preset).steps == preset.train.steps
         for variant in ablation.variants:
-            config, train = ablation.model_config(variant, preset), ablation.train_config(variant, preset)
+            config, train = model_config(ablation, variant, preset), train_config(ablation, variant, preset)
             assert config.vocab_size == (bpe_size(ablation.tokenizer(variant)) or 256)
             per_step = training_flops_per_token(config)  # per token: every step trains as many tokens
             assert abs(per_step * train.steps - budget) <= per_step / 2, (preset.name, variant)

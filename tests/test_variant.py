@@ -9,6 +9,7 @@ from ablations.catalogue import all_ablations
 from ablations.declare.presets import PRESETS
 from ablations.declare.spec import Ablation, Claim
 from ablations.declare.variant import MODEL_FIELDS, RELATIVE, TRAIN_FIELDS, Overrides, llama_style
+from ablations.runs.resolve import model_config, resolve, train_config
 
 CLAIM = Claim(says="b is lower", treatment="b", baseline="a", metric="final_val_loss", direction="lower", target=0.01,
               why="w")
@@ -33,20 +34,20 @@ def test_each_kind_of_override_lands_where_it_acts():
     assert (sorted_.model, sorted_.train, sorted_.relative) == ({"n_heads": 2}, {"weight_decay": 0.0},
                                                                 {"warmup_fraction": 0.5})
     declared, tiny = ablation(n_heads=2, weight_decay=0.0, warmup_fraction=0.5), PRESETS["tiny"]
-    model, train = declared.model_config("b", tiny), declared.train_config("b", tiny)
+    model, train = model_config(declared, "b", tiny), train_config(declared, "b", tiny)
     assert (model.n_heads, model.norm, train.weight_decay) == (2, "rms", 0.0)
     assert train.warmup_steps == tiny.train.steps // 2
-    assert declared.train_config("a", tiny) == tiny.train  # the base holds no training field
+    assert train_config(declared, "a", tiny) == tiny.train  # the base holds no training field
 
 
-def test_equal_compute_must_name_a_variant_and_gives_the_same_steps_from_given_models():
+def test_equal_compute_must_name_a_variant_and_gives_the_same_steps_when_resolved_alone():
     with pytest.raises(ValueError, match="equal_compute_with='c' is not one of its variants"):
         ablation(equal_compute_with="c")
     vocab = all_ablations()["vocab_size"]
     for preset in (PRESETS["tiny"], PRESETS["small"]):
-        models = {v: vocab.model_config(v, preset) for v in vocab.variants}
-        for variant in vocab.variants:
-            assert vocab.train_config(variant, preset, models=models) == vocab.train_config(variant, preset)
+        design = resolve(vocab, preset.name)
+        for variant in vocab.variants:  # alone, the variant it matches is still resolved to count its FLOPs
+            assert train_config(vocab, variant, preset) == design.trains[(variant, None)]
 
 
 def test_the_shared_base_is_the_llama_style_block_less_what_variants_vary():

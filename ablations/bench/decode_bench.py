@@ -24,6 +24,7 @@ import torch
 from ablations.declare.presets import Preset, get_preset
 from ablations.declare.spec import Ablation
 from ablations.reporting.markdown import markdown_table
+from ablations.runs.resolve import model_config
 from ablations.training.device import device_name
 from models import ModelConfig, Transformer, kv_cache_bytes
 from models.layers import KVCache
@@ -83,7 +84,7 @@ def decode_table(ablation: Ablation, preset: Preset, batch_sizes: Sequence[int],
     at full context, at the measured dtype's width; speedup_vs_baseline: tokens/s over the baseline's at the
     same batch size and context."""
     value_bytes = (dtype or torch.get_default_dtype()).itemsize
-    configs = {variant: ablation.model_config(variant, preset) for variant in ablation.variants}
+    configs = {variant: model_config(ablation, variant, preset) for variant in ablation.variants}
     rows = []
     # Variants side by side within each shape, so a drift in background load hits all of them alike.
     for batch_size in batch_sizes:

@@ -24,6 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 from ablations.declare.presets import Preset
 from ablations.declare.spec import Ablation
 from ablations.reporting.markdown import markdown_table
+from ablations.runs.resolve import model_config
 from ablations.training.device import device_name
 from models import ModelConfig, Transformer
 
@@ -239,8 +240,8 @@ def write_operator_profile(ablation: Ablation, preset: Preset, out_dir: Path, de
     """op_profile-PRESET.md, .csv and .png for every variant of the ablation; returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    batch, context = preset.train.batch_size, ablation.model_config(ablation.baseline, preset).context
-    frames = {v: operator_shares(ablation.model_config(v, preset), batch, device) for v in ablation.variants}
+    batch, context = preset.train.batch_size, model_config(ablation, ablation.baseline, preset).context
+    frames = {v: operator_shares(model_config(ablation, v, preset), batch, device) for v in ablation.variants}
     csv_path, png_path, md_path = (out_dir / f"op_profile-{preset.name}.{suffix}" for suffix in ("csv", "png", "md"))
     table = pd.concat([frame.assign(variant=variant) for variant, frame in frames.items()])
     table[["variant", *table.columns[:-1]]].to_csv(csv_path, index=False)

@@ -18,6 +18,7 @@ import pandas as pd
 from ablations.declare.spec import Ablation
 from ablations.judge.speed_verdicts import paired_ratio, speed_path
 from ablations.reporting.markdown import markdown_table
+from ablations.runs.resolve import model_config, train_config
 
 
 def train_step(model, optimizer, inputs, targets, clip: float):
@@ -44,7 +45,7 @@ def measure(ablation: Ablation, preset, variants: list[str], device: str = "cpu"
     torch.manual_seed(seed)
     arms = {}
     for variant in variants:
-        config, train = ablation.model_config(variant, preset), ablation.train_config(variant, preset)
+        config, train = model_config(ablation, variant, preset), train_config(ablation, variant, preset)
         model = Transformer(config).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, betas=train.betas, weight_decay=train.weight_decay)
         arms[variant] = (torch.compile(model) if compile else model, optimizer, train.grad_clip)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import re
 import shlex
 import signal
@@ -41,9 +42,8 @@ def _seeds(args: argparse.Namespace, pilot: int) -> int:
     return pilot if args.seeds in (None, "auto") else args.seeds
 
 
-def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None = None) -> list[RunSpec]:
-    """Resolve and validate everything before any job exists. `seeds`: (variant, LR) → the seeds to run there
-    (Stein's second stage); otherwise every variant and LR gets the same seeds."""
+def plan(args: argparse.Namespace) -> list[RunSpec]:
+    """Resolve and validate everything before any job exists: the pilot's runs (or --seeds N of each)."""
     try:
         ablation = get_ablation(args.name)
         design = resolve(ablation, args.preset, args.variants, args.lrs, args.tokenizer, args.compile)
@@ -54,17 +54,15 @@ def plan(args: argparse.Namespace, seeds: dict[tuple[str, float], range] | None 
         corpus, notice = (load_corpus(args.data, design.context), "") if args.data else default_corpus(design.context)
     except CorpusError as error:
         raise UsageError(str(error)) from None
-    if seeds is None:
-        if notice:
-            print(notice)
-        print(f"corpus: {corpus.name}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
-    specs = design.specs(corpus, pilot if seeds is None else seeds, str(args.results_dir.resolve()))
-    if seeds is None:
-        for name, tokenized in sorted({spec.corpus.tokenizer: spec.corpus for spec in specs}.items()):
-            if name != BYTES:
-                print(f"tokenizer {name}: {tokens_per_byte(tokenized, 'val'):.3f} tokens per validation byte "
-                      f"(trained on the training split, cached)")
-        _check_repeats(specs, get_preset(args.preset), args.allow_repeats)
+    if notice:
+        print(notice)
+    print(f"corpus: {corpus.name}, {corpus.n_tokens:,} bytes, sha256 {corpus.sha256[:12]}")
+    specs = design.specs(corpus, pilot, str(args.results_dir.resolve()))
+    for name, tokenized in sorted({spec.corpus.tokenizer: spec.corpus for spec in specs}.items()):
+        if name != BYTES:
+            print(f"tokenizer {name}: {tokens_per_byte(tokenized, 'val'):.3f} tokens per validation byte "
+                  f"(trained on the training split, cached)")
+    _check_repeats(specs, get_preset(args.preset), args.allow_repeats)
     return specs
 
 
@@ -100,7 +98,9 @@ def _second_stage(args: argparse.Namespace, pilot: list[RunSpec]) -> list[RunSpe
     n0, start = len({spec.seed for spec in pilot}), ablation.first_seed
     most = args.max_seeds or ablation.max_seeds
     wanted = second_stage(runs, ablation, n0, most)
-    extra = plan(args, {key: range(start + n0, start + n) for key, n in wanted.items()})
+    kinds = {(spec.variant, spec.train.lr): spec for spec in pilot}  # as resolved for the pilot: not again
+    extra = [dataclasses.replace(spec, seed=seed) for key, spec in kinds.items()
+             for seed in range(start + n0, start + wanted.get(key, n0))]
     for spec in sorted({(s.variant, s.train.lr) for s in extra}):
         print(f"--seeds auto: {spec[0]} at lr {spec[1]:g}: {wanted[spec]} seeds in all (Stein's second stage; "
               f"cap {most})")

@@ -9,21 +9,9 @@ import typing
 from dataclasses import dataclass
 from typing import Literal
 
-from ablations.data.tokenizer import BYTES, vocab_size
+from ablations.data.tokenizer import BYTES
 from ablations.declare.metrics import METRICS
-from ablations.declare.presets import Preset
-from ablations.declare.train_config import TrainConfig
-from ablations.declare.variant import (
-    EQUAL_COMPUTE_WITH,
-    HEAD_RATIO,
-    LAYERS_AT_BUDGET,
-    TOKENIZER,
-    WARMUP_FRACTION,
-    WINDOW_FRACTION,
-    Overrides,
-)
-from models import ModelConfig
-from models.accounting import training_flops_per_token, width_at_budget
+from ablations.declare.variant import EQUAL_COMPUTE_WITH, TOKENIZER, Overrides
 
 Direction = Literal["lower", "higher", "not_higher", "matches"]
 Group = Literal["architecture", "attention", "stability", "hyperparameters"]  # the lecture's order of topics
@@ -114,36 +102,3 @@ class Ablation:
     def tokenizer(self, variant: str, default: str = BYTES) -> str:
         """The variant's own tokeniser, else the run's (`--tokenizer`)."""
         return self.overrides[variant].relative.get(TOKENIZER, default)
-
-    def model_config(self, variant: str, preset: Preset, tokenizer: str = BYTES) -> ModelConfig:
-        """Preset size, then the ablation's base, then the variant's overrides; validated here."""
-        overrides = self.overrides[variant]
-        relative = overrides.relative
-        fields = {**preset.model, **overrides.model, "vocab_size": vocab_size(self.tokenizer(variant, tokenizer))}
-        if WINDOW_FRACTION in relative:
-            fields["sliding_window"] = max(1, round(relative[WINDOW_FRACTION] * fields.get("context", ModelConfig.context)))
-        config = ModelConfig().replace(**fields)
-        if HEAD_RATIO in relative:
-            config = config.replace(head_dim=round(relative[HEAD_RATIO] * config.d_model / config.n_heads))
-        if LAYERS_AT_BUDGET in relative:
-            config = config.replace(**width_at_budget(config, relative[LAYERS_AT_BUDGET]))
-        return config
-
-    def train_config(self, variant: str, preset: Preset, lr: float | None = None, tokenizer: str = BYTES,
-                     models: dict[str, ModelConfig] | None = None) -> TrainConfig:
-        """The preset's training, with the variant's training overrides (e.g. no warm-up, or warm-up over a
-        fraction of the run, resolved to steps here so the run id holds only the step count) and the LR.
-        `models`: the variants' models where the caller has them (equal compute needs two)."""
-        overrides = self.overrides[variant]
-        relative, fields = overrides.relative, dict(overrides.train)
-        if WARMUP_FRACTION in relative:
-            fields["warmup_steps"] = round(relative[WARMUP_FRACTION] * preset.train.steps)
-        if EQUAL_COMPUTE_WITH in relative:  # same training FLOPs: steps × FLOPs/token, to the nearest step
-            other = relative[EQUAL_COMPUTE_WITH]
-            model = (models or {}).get(variant) or self.model_config(variant, preset, tokenizer)
-            theirs = (models or {}).get(other) or self.model_config(other, preset, tokenizer)
-            mine, theirs = training_flops_per_token(model), training_flops_per_token(theirs)
-            fields["steps"] = max(1, round(preset.train.steps * theirs / mine))  # the last step is evaluated too
-            if fields.get("warmup_steps", preset.train.warmup_steps) >= fields["steps"]:  # smoke's 8k BPE: 3 of 20
-                fields["warmup_steps"] = fields["steps"] - 1  # a run shorter than the warm-up warms up to its end
-        return dataclasses.replace(preset.train, **fields, **({"lr": lr} if lr is not None else {}))

@@ -116,7 +116,9 @@ def _per_run(claim: Claim, runs: pd.DataFrame, pilot: int, registration: Registr
     return found
 
 
-def _group_verdict(claim: Claim, group: pd.DataFrame, where: Where, pilot: int, cap: int = 0) -> Verdict:
+def _paired(claim: Claim, group: pd.DataFrame) -> tuple[pd.Series, list[str], str | None]:
+    """Per seed, the claim's paired difference as its verdict counts it (a baseline that did not train pairs with
+    nothing; a divergence counts where it is evidence); with notes on what was left out, and a forced word."""
     metric = METRICS[claim.metric]
     arm_runs = {v: group[group["variant"] == v].set_index("seed") for v in claim.variants}
     baseline_trained = arm_runs[claim.baseline]["outcome"] == "trained"
@@ -141,10 +143,29 @@ def _group_verdict(claim: Claim, group: pd.DataFrame, where: Where, pilot: int, 
     if claim.minus and len(diffs) < len(arm_runs[claim.treatment]):
         notes.append(f"{len(arm_runs[claim.treatment]) - len(diffs)} seed(s) without all four arms trained or "
                      "finished left out")
+    return diffs, notes, word
+
+
+def _group_verdict(claim: Claim, group: pd.DataFrame, where: Where, pilot: int, cap: int = 0) -> Verdict:
+    diffs, notes, word = _paired(claim, group)
     notes.append(_size_note(claim, group))
     if diffs.empty and not word and not any(n.startswith("not scored") for n in notes):
         return Verdict(claim, where, NO_EFFECT, NOT_RUN, "no seed has a counted run of every arm")
     return _verdict(claim, where, diffs, "; ".join(filter(None, notes)), pilot, word, cap)
+
+
+def pilot_pairs(counted: pd.DataFrame, ablation: Ablation) -> list[tuple[Claim, float, pd.Series]]:
+    """(claim, LR, paired differences) for every claim judged per LR on training runs (not a speed claim, not an
+    LR sensitivity), paired as its verdict pairs them: what Stein's second stage is planned from. `counted`:
+    the runs that count (`analysis.current`)."""
+    found = []
+    for claim in ablation.claims:
+        if METRICS[claim.metric].device_dependent or METRICS[claim.metric].across_runs:
+            continue
+        for key, group in counted.groupby(GROUP, sort=True):
+            if claim.applies_at(key[-1]) and set(claim.variants) <= set(group["variant"]):
+                found.append((claim, key[-1], _paired(claim, group)[0]))
+    return found
 
 
 def _sweep(claim: Claim, runs: pd.DataFrame, ablation: Ablation, registration: Registration | None) -> list[Verdict]:

@@ -3,12 +3,11 @@ and Stein's (1945) second stage for `--seeds auto`. Reads runs; trains nothing."
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from ablations.declare.spec import Ablation
-from ablations.judge.claims import frame, verdicts
+from ablations.judge.analysis import current
+from ablations.judge.claims import frame, pilot_pairs, verdicts
 from ablations.judge.stats import stein_seeds
 from ablations.judge.verdict import Verdict
 
@@ -30,14 +29,17 @@ def second_stage(runs: pd.DataFrame, ablation: Ablation, pilot: int, most: int) 
     """(variant, LR) → total seeds after Stein's second stage, for the variants of every claim whose pilot has
     finished: the largest number any of its claims needs, capped at `most`; never below the pilot. Planned from
     the pilot's seeds alone, so running it again after the second stage plans the same totals (Stein's
-    procedure has two stages, not more). `runs` must hold one preset, corpus and design."""
+    procedure has two stages, not more). Speed claims plan rounds, not seeds, and an LR sensitivity is not
+    planned (its pilot stands). `runs` must hold one preset, corpus and design."""
     wanted: dict[tuple[str, float], int] = {}
     first = ablation.first_seed
     in_pilot = runs[runs["seed"].between(first, first + pilot - 1)] if not runs.empty else runs
-    for verdict, total in _planned(in_pilot, ablation) if not in_pilot.empty else ():
-        if verdict.is_speed or math.isnan(verdict.where.lr):
-            continue  # speed claims plan rounds, not seeds; LR-sensitivity claims are not planned (their pilot stands)
-        for variant in verdict.claim.variants:
-            key = (variant, verdict.where.lr)
-            wanted[key] = max(wanted.get(key, pilot), min(most, int(total)))
+    counted = current(in_pilot, ablation) if not in_pilot.empty else in_pilot
+    for claim, lr, diffs in pilot_pairs(counted, ablation) if not counted.empty else ():
+        if len(diffs) < 2:
+            continue
+        sd = float(diffs.std(ddof=1))
+        total = stein_seeds(sd, len(diffs), claim.half_width) if sd > 0 else len(diffs)
+        for variant in claim.variants:
+            wanted[(variant, lr)] = max(wanted.get((variant, lr), pilot), min(most, int(total)))
     return wanted
