@@ -126,8 +126,10 @@ RUN = [
          "preset's)"),
     Flag("--variants", ListOf(OneOf("variant", _variants)), metavar="A,B",
          help="comma-separated subset of the ablation's variants (default: all)"),
-    Flag("--data", TextSource(("shakespeare", "stdlib")), metavar="CORPUS", help="shakespeare, stdlib, or a path to a "
-         "text file or directory (default: shakespeare if a local copy exists, else stdlib)"),
+    Flag("--data", TextSource(("shakespeare", "stdlib")), metavar="CORPUS", help="shakespeare, stdlib, a path to a "
+         "text file or directory, or a Hugging Face dataset: hf:NAME (the hub, cached once) or hf:PATH (local parquet, "
+         "jsonl or arrow files), then :field=F (default text), :split=S (default train), :config=C "
+         "(default: shakespeare if a local copy exists, else stdlib)"),
     Flag("--tokenizer", Tokenizer(), default=BYTES, metavar="bytes|bpe:N|FILE.json", help="bytes (default), a byte-level "
          "BPE of N tokens trained on the training split and cached, or a pretrained byte-level tokenizer.json (GPT-2 "
          "style); part of each run's identity; losses are reported in nats per byte, exactly, either way"),
@@ -153,8 +155,8 @@ COMMANDS = [
             "One job per (variant, seed), submitted through submitit. Interrupted runs resume from their last checkpoint "
             "when run again."),
     Command("prepare", "make a corpus ready once: copy it into the cache and tokenise it into shards",
-            [Flag("--data", TextSource(("shakespeare", "stdlib")), metavar="CORPUS", help="shakespeare, stdlib, or a "
-                  "path to a text file or directory of any size (default: as ablate run)"),
+            [Flag("--data", TextSource(("shakespeare", "stdlib")), metavar="CORPUS", help="as ablate run: shakespeare, "
+                  "stdlib, a text file or directory of any size, or hf:NAME|hf:PATH[:field=F] (default: as ablate run)"),
              Flag("--tokenizer", Tokenizer(), default=BYTES, metavar="bytes|bpe:N|FILE.json", help="as ablate run")],
             "Streams the corpus in bounded memory (its sha256, computed on the way, is its identity), then trains the "
             "tokenizer on the training split (bpe:N) and encodes each split into shards written whole, with progress; "

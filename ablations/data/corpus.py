@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from ablations.data.dataset_source import DatasetSource, dataset_source, is_dataset
 from ablations.data.shards import parts, summed
 from ablations.data.sources import FileBytes, Source, copy_hashed, path_source, stdlib_source
 from ablations.data.storage import atomic_write, write_json
@@ -23,7 +24,8 @@ SHAKESPEARE_FILE = "tinyshakespeare.txt"
 SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 VAL_FRACTION = 0.1  # the last tenth of the corpus; deterministic, so every run scores the same bytes
-ALTERNATIVES = "use --data stdlib (offline, always present) or --data PATH (a text file or a directory of them)"
+ALTERNATIVES = ("use --data stdlib (offline, always present), --data PATH (a text file or a directory of them) or "
+                "--data hf:NAME|hf:PATH (a Hugging Face dataset, or local parquet/jsonl/arrow files)")
 
 
 class CorpusError(ValueError):
@@ -99,7 +101,9 @@ def _shakespeare_file() -> Path:
     return cache_dir() / SHAKESPEARE_FILE
 
 
-def _source(name: str) -> Source:
+def _source(name: str) -> Source | DatasetSource:
+    if is_dataset(name):
+        return dataset_source(name, CorpusError)
     if name == "shakespeare":
         return Source("shakespeare", (_shakespeare_file(),))
     if name == "stdlib":
@@ -116,7 +120,10 @@ def _cached_copy(source: Source, say: Callable[[str], None] | None) -> tuple[str
         copy = cache_dir() / "tokens" / f"{known['sha256']}.u8"
         if copy.exists() and copy.stat().st_size == known["n_bytes"]:
             return known["sha256"], known["n_bytes"]
-    digest, size = copy_hashed(source, cache_dir() / "tokens", say)
+    try:
+        digest, size = copy_hashed(source, cache_dir() / "tokens", say)
+    except ValueError as error:  # a dataset row that is not text, found while streaming: nothing is kept
+        raise CorpusError(str(error)) from None
     write_json(index, {"name": source.name, "sha256": digest, "n_bytes": size})
     return digest, size
 
@@ -141,13 +148,19 @@ def load_corpus(name: str, context: int, say: Callable[[str], None] | None = Non
     """The corpus named `shakespeare`, `stdlib` or a path, copied into the cache once (streamed: memory stays bounded
     whatever its size) and identified by the sha256 of its bytes."""
     source = _source(name)
-    if source.n_bytes - int(source.n_bytes * (1 - VAL_FRACTION)) < context + 1:  # the val split holds one window
-        minimum = math.ceil((context + 1) / VAL_FRACTION) + 1
-        raise CorpusError(f"corpus {source.name} has {source.n_bytes} bytes; context {context} needs at least {minimum}")
+    if source.n_bytes is not None:  # a file's size is known before it is read; a dataset's once its rows are
+        _check_size(source.name, source.n_bytes, context)
     digest, size = _cached_copy(source, say)
+    _check_size(source.name, size, context)
     if name == "shakespeare" and digest != SHAKESPEARE_SHA256:
         raise CorpusError(f"{source.files[0]} is not Tiny Shakespeare (sha256 mismatch); delete it or {ALTERNATIVES}")
     return Corpus(name=source.name, sha256=digest, tokens_path=str(cache_dir() / "tokens" / f"{digest}.u8"), n_tokens=size)
+
+
+def _check_size(name: str, size: int, context: int) -> None:
+    if size - int(size * (1 - VAL_FRACTION)) < context + 1:  # the val split holds one window
+        minimum = math.ceil((context + 1) / VAL_FRACTION) + 1
+        raise CorpusError(f"corpus {name} has {size} bytes; context {context} needs at least {minimum}")
 
 
 def split(tokens, which: str):

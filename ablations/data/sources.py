@@ -102,8 +102,9 @@ def copy_hashed(source: Source, folder: Path, say: Callable[[str], None] | None 
                 digest.update(chunk)
                 out.write(chunk)
                 done += len(chunk)
-                if say and total > 16 * CHUNK and done % (16 * CHUNK) < len(chunk):
-                    say(f"reading {source.name}: {done / 1e6:,.0f} of {total / 1e6:,.0f} MB")
+                if say and (total is None or total > 16 * CHUNK) and done % (16 * CHUNK) < len(chunk):
+                    of = f" of {total / 1e6:,.0f}" if total is not None else " so far"
+                    say(f"reading {source.name}: {done / 1e6:,.0f}{of} MB")
         final = folder / f"{digest.hexdigest()}.u8"
         os.replace(tmp, final)
     finally:

@@ -196,11 +196,11 @@ def describe_path(path: Path) -> str | None:
 
 @dataclass(frozen=True)
 class TextSource:
-    """A corpus: one of `words` (named corpora), or a readable text file or directory of them."""
+    """A corpus: one of `words` (named corpora), a readable text file or directory of them, or hf:... (a dataset)."""
     words: tuple[str, ...]
 
     def parse(self, text: str, args: argparse.Namespace) -> str:
-        if text in self.words:
+        if text in self.words or text.startswith("hf:"):  # a dataset is checked as it is opened, before any job
             return text
         why = describe_path(Path(text).expanduser()) if text else "no path given"
         if why:
