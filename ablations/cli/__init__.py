@@ -63,7 +63,7 @@ def plan(args: argparse.Namespace) -> list[RunSpec]:
             print(f"tokenizer {name}: {tokens_per_byte(tokenized, 'val'):.3f} tokens per validation byte "
                   f"(trained on the training split, cached)")
     _check_repeats(specs, get_preset(args.preset), args.allow_repeats)
-    return specs
+    return [dataclasses.replace(spec, wandb=True) for spec in specs] if args.wandb else specs
 
 
 def _check_repeats(specs: list[RunSpec], preset: Preset, allowed: bool) -> None:

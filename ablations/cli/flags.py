@@ -64,6 +64,12 @@ class Tokenizer:
         return text
 
 
+def _wandb_usable(wanted: bool, args: argparse.Namespace) -> str | None:
+    from ablations.training.run_logger import wandb_unusable
+
+    return wandb_unusable() if wanted else None
+
+
 def _executors(args: argparse.Namespace) -> list[str]:
     return list(EXECUTORS)  # read when checked, so an executor registered later is a choice too
 
@@ -140,6 +146,9 @@ RUN = [
     Flag("--parallel", Whole(1, high=_parallel_limit), default="1", metavar="K", help="local runs at once, at most the "
          "cores; each takes cores/K torch threads (default 1: concurrent runs distort each other's speed)"),
     Flag("--force", Switch(), help="discard stored results and rerun"),
+    Flag("--wandb", Switch(), check=_wandb_usable, help="also log each run to Weights & Biases (the wandb extra), beside "
+         "TensorBoard: one W&B run per (variant, seed, LR), grouped by ablation and design, in project $WANDB_PROJECT "
+         "(default ablate); online once `wandb login` is done, else set WANDB_MODE=offline and `wandb sync` later"),
     Flag("--allow-repeats", Switch(), help="train even where runs would read the training split more often than the "
          "preset is meant for (small and base: once; tiny: 4 times): a repeated-data experiment, recorded as such"),
     results_dir(write=True),

@@ -252,6 +252,8 @@ def check_flags(flags: Sequence[Flag], args: argparse.Namespace) -> None:
     or raise UsageError naming the flag, the value and what is allowed."""
     for flag in flags:
         if isinstance(flag.kind, Switch):
+            if flag.check and getattr(args, flag.key) and (why := flag.check(True, args)):
+                raise UsageError(f"{flag.name}: {why}")  # a switch needs something of the machine (a login, say)
             continue
         raw, label = getattr(args, flag.key), flag.name
         if raw is None and flag.default is not None:

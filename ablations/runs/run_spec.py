@@ -26,6 +26,7 @@ class RunSpec:
     compile: bool = False  # torch.compile the model: same numbers up to float rounding, different speed
     concurrency: int = 1  # runs sharing the machine while this one is timed; not part of its identity
     log_every: int = 50  # steps between host reads of the per-step metrics (and at every evaluation); not identity
+    wandb: bool = False  # also log to Weights & Biases (`--wandb`); not identity
     threads: int | None = None  # torch intra-op threads the job takes (its share of a local machine); None: its
     # allocation's (SLURM_CPUS_PER_TASK) or torch's default; not identity
 

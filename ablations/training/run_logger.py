@@ -6,6 +6,7 @@ TensorBoard's logger receives the same keys, so its event files and the JSONL re
 
 from __future__ import annotations
 
+import os
 import statistics
 from argparse import Namespace
 
@@ -13,6 +14,9 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from ablations.runs.run_record import RunRecord
+from ablations.runs.run_spec import RunSpec
+
+WANDB_PROJECT = "ablate"  # unless $WANDB_PROJECT names another
 
 
 def rows_from_metrics(metrics: dict[str, float], step: int) -> list[dict]:
@@ -92,3 +96,37 @@ def tensorboard_logger(record: RunRecord, label: str, purge_step: int | None) ->
     logged from that step on, so a resumed run shows each step once."""
     return TensorBoardLogger(save_dir=record.tensorboard_dir, name="", version=label, default_hp_metric=False,
                              purge_step=purge_step)
+
+
+def wandb_logger(spec: RunSpec, label: str) -> Logger:
+    """Weights & Biases through Lightning's own logger: one W&B run per (variant, seed, LR) named as TensorBoard
+    names it, grouped by ablation and design, its id the run id (a resumed run continues the same W&B run;
+    steps it repeats after its checkpoint are W&B's to drop), its files under the run's wandb/. Online or
+    offline as wandb is set up (WANDB_MODE); `--wandb` checks that before any job starts."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    return WandbLogger(project=os.environ.get("WANDB_PROJECT", WANDB_PROJECT), name=label, id=spec.run_id,
+                       group=f"{spec.ablation}-{spec.design}", job_type=spec.variant,
+                       tags=[spec.ablation, spec.preset, spec.variant], config=spec.describe(),
+                       save_dir=str(spec.record.dir), resume="allow")
+
+
+def finish(loggers: list[Logger]) -> None:
+    """End a W&B run with its training, so the next run in this process (the debug executor) starts its own."""
+    for logger in loggers:
+        if type(logger).__name__ == "WandbLogger":
+            logger.experiment.finish()
+
+
+def wandb_unusable() -> str | None:
+    """Why `--wandb` cannot log here, or None: the library is missing, or online mode has no key to log in with."""
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        return 'needs the wandb library: pip install -e ".[wandb]"'
+    if os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun") or os.environ.get("WANDB_API_KEY"):
+        return None
+    netrc = os.path.expanduser(os.environ.get("NETRC", "~/.netrc"))
+    if os.path.exists(netrc) and "api.wandb.ai" in open(netrc).read():
+        return None
+    return "no W&B login here: run `wandb login`, set WANDB_API_KEY, or WANDB_MODE=offline (sync later with wandb sync)"

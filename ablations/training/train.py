@@ -31,7 +31,7 @@ from ablations.runs.run_spec import RunSpec
 from ablations.runs.snapshot import git_commit
 from ablations.training.device import device_name, peak_flops
 from ablations.training.extrapolation import long_context_losses
-from ablations.training.run_logger import RunRecordLogger, tensorboard_logger
+from ablations.training.run_logger import RunRecordLogger, finish, tensorboard_logger, wandb_logger
 from ablations.training.system import LanguageModelSystem
 from models import training_flops_per_token
 
@@ -155,7 +155,8 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     )
     label = f"{spec.variant}_seed{spec.seed}_lr{spec.train.lr:g}"
     loggers = [RunRecordLogger(record, spec.train.steps),
-               tensorboard_logger(record, label, purge_step=None if resume_step is None else resume_step + 1)]
+               tensorboard_logger(record, label, purge_step=None if resume_step is None else resume_step + 1),
+               *([wandb_logger(spec, label)] if spec.wandb else [])]
     # Saved after each evaluation, so the checkpoint always includes that evaluation's row.
     saver = ModelCheckpoint(dirpath=record.checkpoint_dir, filename=record.checkpoint.stem, save_top_k=1,
                             enable_version_counter=False)
@@ -178,7 +179,11 @@ def _fit(spec: RunSpec, extra_callbacks: Sequence[L.Callback]) -> dict:
     )
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    trainer.fit(system, datamodule=data, ckpt_path=record.checkpoint if resume_step is not None else None, weights_only=True)
+    try:
+        trainer.fit(system, datamodule=data, ckpt_path=record.checkpoint if resume_step is not None else None,
+                    weights_only=True)
+    finally:
+        finish(loggers)
     # A checkpoint at the last step trains nothing, so the system never sees a start: the checkpoint says where.
     return summarise(spec, system, time.perf_counter() - started, system.resumed_from or resume_step or 0)
 
