@@ -70,7 +70,7 @@ def test_norm_position_variants_differ_only_in_the_norm_and_the_warmup():
     assert train_config(ablation, "pre_no_warmup", tiny).warmup_steps == 0
     for preset in PRESETS.values():  # warm-up over a tenth of the run, whatever the preset's length
         assert train_config(ablation, "pre", preset).warmup_steps == train_config(ablation, "post", preset).warmup_steps \
-            == preset.train.steps // 10
+            == round(preset.train.steps / 10)  # to the nearest step
     pre, post = model_config(ablation, "pre", tiny), model_config(ablation, "post", tiny)
     assert pre.replace(norm_position="post", final_norm=False) == post
     assert model_config(ablation, "pre_no_warmup", tiny) == pre  # warm-up is training, not architecture

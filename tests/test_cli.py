@@ -121,7 +121,7 @@ def test_bad_input_through_the_installed_command_is_one_line_and_no_traceback(tm
 def test_invalid_config_fails_naming_the_field_before_any_job(monkeypatch, tmp_path, capsys):
     good = all_ablations()["rmsnorm_vs_layernorm"]
     bad = dataclasses.replace(good, variants={**good.variants, "rmsnorm": {"norm": "rms", "n_heads": 3}})
-    monkeypatch.setattr(cli, "get_ablation", lambda name: bad)
+    monkeypatch.setattr(cli.run, "get_ablation", lambda name: bad)
     assert cli.main(["run", "rmsnorm_vs_layernorm", "--executor", "debug", "--results-dir", str(tmp_path)]) == 2
     assert "ModelConfig.n_heads=3 must divide d_model" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()

@@ -65,7 +65,7 @@ def test_a_declared_first_seed_starts_the_pilot_and_plans_the_second_stage_from_
     planned = second_stage(runs, shifted, pilot=3, most=60)
     assert expected < 60 and planned == {("layernorm", 2e-3): expected, ("rmsnorm", 2e-3): expected}
 
-    monkeypatch.setattr(cli, "get_ablation", lambda name: shifted)
+    monkeypatch.setattr(cli.run, "get_ablation", lambda name: shifted)
     args = cli.build_parser().parse_args(["run", ablation.name, "--preset", "smoke", "--data", "stdlib",
                                           "--results-dir", str(tmp_path)])
     cli.check_flags(cli.FLAGS["run"], args)  # as `ablate run` does: the checked flags, their defaults filled
@@ -79,7 +79,7 @@ def test_seeds_auto_caps_the_second_stage_at_the_declared_cap_unless_max_seeds_i
     from ablations.judge import planning
 
     ablation = dataclasses.replace(_pilot(tmp_path, [0.01, 0.02, 0.0])[0], max_seeds=7)  # stored runs to read
-    monkeypatch.setattr(cli, "get_ablation", lambda name: ablation)
+    monkeypatch.setattr(cli.run, "get_ablation", lambda name: ablation)
     monkeypatch.setattr(RunRecord, "is_done", property(lambda self: True))  # the pilot has finished
     caps = []
     monkeypatch.setattr(planning, "second_stage", lambda runs, abl, pilot, most: caps.append(most) or {})

@@ -25,7 +25,7 @@ from ablations.declare.flag_kinds import (
     TextSource,
     Whole,
 )
-from ablations.declare.presets import PRESETS
+from ablations.declare.presets import LADDER, PRESETS
 from ablations.jobs.executors import DEFAULT, EXECUTORS
 
 USER_RESULTS = "ablate-results"  # a user's own runs: never the repository's committed reference in results/
@@ -155,6 +155,13 @@ RUN = [
     *(flag for executor in EXECUTORS.values() for flag in executor.flags),
 ]
 
+LADDER_FLAGS = [
+    ABLATION,
+    Flag("--rungs", ListOf(PRESET), default=",".join(LADDER), metavar="P,P", help=f"presets, smallest first (default: "
+         f"the ladder, {', '.join(LADDER)}: tiny's aspect ratio, tokens per parameter and 1/d_model LR)"),
+    *(flag for flag in RUN if flag.name not in ("ablation", "--preset", "--allow-repeats")),
+]
+
 BENCH = [ABLATION, Flag("--preset", PRESET, default="tiny", metavar="NAME", help="model shape to measure (default: tiny)"),
          DEVICE, THREADS, results_dir(True, "reports go to DIR/reports/NAME/ (default: $ABLATE_RESULTS or ./ablate-results)")]
 
@@ -163,6 +170,11 @@ COMMANDS = [
     Command("run", "train every (variant, seed) of an ablation; finished runs are skipped", RUN,
             "One job per (variant, seed), submitted through submitit. Interrupted runs resume from their last checkpoint "
             "when run again."),
+    Command("ladder", "run an ablation at every rung of the scale ladder, single-pass, as one set of ordinary runs",
+            LADDER_FLAGS,
+            "Runs the ablation's pilot (or --seeds) at each preset of --rungs, smallest first, all sent together (one "
+            "array on a cluster); refuses a corpus any rung would read more than once. `ablate report NAME` then gives "
+            "each claim's effect per size, a fitted trend against log parameters and a trend verdict."),
     Command("prepare", "make a corpus ready once: copy it into the cache and tokenise it into shards",
             [Flag("--data", TextSource(("shakespeare", "stdlib")), metavar="CORPUS", help="as ablate run: shakespeare, "
                   "stdlib, a text file or directory of any size, or hf:NAME|hf:PATH[:field=F] (default: as ablate run)"),

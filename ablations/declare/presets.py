@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ablations.declare.names import pick
@@ -66,6 +67,30 @@ PRESETS: dict[str, Preset] = _by_name(
         max_passes=4.0,  # a laptop budget on Tiny Shakespeare: 1.5 passes as bytes, 3.6 for vocab_size's BPE-2k arm
     ),
 )
+
+
+def _rung(n_layers: int) -> Preset:
+    """tiny at another depth: its aspect ratio (d_model = 32 × layers), 32-wide heads, batch and context; steps for
+    tiny's tokens per non-embedding parameter, warm-up and evaluations at tiny's fractions of the steps, and the LR
+    scaled as 1/d_model from tiny's (Adam's per-width rule of thumb; no LR sweep per rung). Depth 4 is tiny."""
+    from models import ModelConfig
+    from models.accounting import non_embedding_params
+
+    tiny, d_model = PRESETS["tiny"], 32 * n_layers
+    model = dict(d_model=d_model, n_layers=n_layers, n_heads=n_layers, context=tiny.model["context"])
+    per_step = tiny.train.batch_size * int(tiny.model["context"])
+    steps = round(tiny.tokens_per_parameter() * non_embedding_params(ModelConfig(**model)) / per_step)
+    train = dataclasses.replace(tiny.train, steps=steps, warmup_steps=round(steps * tiny.train.warmup_steps / tiny.train.steps),
+                                eval_every=round(steps * tiny.train.eval_every / tiny.train.steps),
+                                lr=tiny.train.lr * int(tiny.model["d_model"]) / d_model)
+    return Preset(name=f"rung-{n_layers}x{d_model}", description=f"the scale ladder's {n_layers}×{d_model} rung: tiny's "
+                  "aspect ratio, tokens per parameter and 1/d_model LR, single-pass", model=model, train=train)
+
+
+PRESETS.update(_by_name(*(_rung(n) for n in (3, 5, 6))))
+# The scale ladder, smallest first: ~0.33M, 0.79M (tiny itself), 1.5M and 2.7M non-embedding parameters at
+# tiny's ~1.95 tokens each. Its rungs are ordinary presets: ids, resumption and arrays as for any run.
+LADDER = ("rung-3x96", "tiny", "rung-5x160", "rung-6x192")
 
 
 def get_preset(name: str) -> Preset:

@@ -65,7 +65,8 @@ def _verdict(claim: Claim, where: Where, diffs: pd.Series, note: str, pilot: int
     word = word or (NOT_SCORED if note.startswith("not scored") else decide(claim, effect))
     return Verdict(claim, where, effect, word, note, sd=sd,
                    detectable=min_detectable_effect(sd, effect.n) if effect.n >= 2 else math.nan,
-                   seeds_needed=_seeds_needed(claim, effect, sd), ci_kind="Stein" if second_stage else "t")
+                   seeds_needed=_seeds_needed(claim, effect, sd), ci_kind="Stein" if second_stage else "t",
+                   per_seed=tuple((int(seed), float(value)) for seed, value in diffs.items()))
 
 
 def _seen(claim: Claim, group: pd.DataFrame, registration: Registration | None) -> set:

@@ -16,6 +16,8 @@ NOT_RUN = "not run"  # no finished runs of the claim's variants
 NOT_MEASURED = "not measured"  # a speed claim with no paired benchmark
 WORDS = (REPRODUCED, EQUIVALENT, CONTRADICTED, INCONCLUSIVE, NOT_SCORED, NOT_RUN, NOT_MEASURED)
 NO_EFFECT = Interval(math.nan, math.nan, math.nan, 0)
+# A claim's trend along the scale ladder (judge/ladder.py), or INCONCLUSIVE / NOT_RUN.
+HOLDS, GROWS, SHRINKS, FLIPS = "holds at every size", "grows with size", "shrinks toward zero", "changes sign"
 
 # The columns of a verdict's row in claims.csv and the judge's frame, in this order.
 COLUMNS = ("preset", "corpus_label", "design", "lr", "lrs", "says", "metric", "unit", "direction", "margin", "target",
@@ -78,6 +80,7 @@ class Verdict:
     ci_kind: str = "t"  # "t": paired Student t; "Stein": the two-stage interval, after a second stage
     registered: str = ""  # "pre-registered", "post hoc COMMIT", "uncommitted" or "unknown" (judge/registration.py)
     exploratory: bool = False  # judged on seeds that had finished before the claim took its form: shown apart
+    per_seed: tuple[tuple[int, float], ...] = ()  # (seed, paired difference) it was judged on; empty for speed
 
     def __post_init__(self) -> None:
         if self.word not in WORDS:

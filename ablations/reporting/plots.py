@@ -46,7 +46,7 @@ def _readable_log_ticks(ax) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
 
 
-def _save(fig, path: Path | None, **kwargs) -> None:
+def save_figure(fig, path: Path | None, **kwargs) -> None:
     if path is not None:
         fig.savefig(path, dpi=120, metadata=PNG_METADATA, **kwargs)
 
@@ -70,7 +70,7 @@ def plot_losses(history: pd.DataFrame, path: Path | None = None, title: str = ""
     ax_val.set(title="validation loss", ylabel="loss (nats/byte)")
     fig.suptitle(f"{title} · {BAND_NAME}" if title else BAND_NAME)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -82,7 +82,7 @@ def plot_grad_norm(history: pd.DataFrame, path: Path | None = None, title: str =
     ax.set(yscale="log", ylabel="global gradient norm (before clipping)", title=f"{title}\n{BAND_NAME}")
     _plain_log_ticks(ax)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -93,7 +93,7 @@ def plot_lr_sweep(runs: pd.DataFrame, path: Path | None = None, title: str = "",
     ax.set(xscale="log", xlabel="peak learning rate", ylabel="final val loss (failed = log vocab)", title=f"{title}\n{BAND_NAME}")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -121,5 +121,5 @@ def plot_layer_grad_norms(history: pd.DataFrame, path: Path | None = None, title
     grid.figure.subplots_adjust(wspace=0.25)
     grid.set_titles("{col_name}")
     grid.figure.suptitle(f"{title} · {BAND_NAME}", y=1.04)
-    _save(grid.figure, path, bbox_inches="tight")
+    save_figure(grid.figure, path, bbox_inches="tight")
     return grid.figure

@@ -16,9 +16,11 @@ from ablations.declare.metrics import METRICS, PER_RUN, Metric  # noqa: E402
 from ablations.declare.spec import Ablation  # noqa: E402
 from ablations.judge.analysis import GROUP, SWEEP_GROUP, capped_loss, compare, current, load_history, load_runs, lr_sensitivity  # noqa: E402, E501
 from ablations.judge.claims import frame, verdicts  # noqa: E402
+from ablations.judge.ladder import trends  # noqa: E402
 from ablations.judge.speed_verdicts import CSV_PREFIX, load_speed  # noqa: E402
 from ablations.judge.verdict import Verdict  # noqa: E402
 from ablations.reporting.claim_text import ci, claims_table, signed  # noqa: E402
+from ablations.reporting.ladder_report import ladder_section  # noqa: E402
 from ablations.reporting.markdown import markdown_table  # noqa: E402
 from ablations.reporting.plots import plot_grad_norm, plot_layer_grad_norms, plot_losses, plot_lr_sweep  # noqa: E402
 from ablations.runs.run_record import RunRecord, ablation_dir  # noqa: E402
@@ -177,7 +179,9 @@ def write_report_and_verdicts(ablation: Ablation, results_dir: str | Path) -> tu
     if explored := [v for v in found if v.exploratory]:
         claims_text += ("\n\n### Exploratory\n\nSeeds on which every run of the claim's variants was trained before the "
                         "claim took its current form: shown apart, counted in no verdict.\n\n" + claims_table(explored))
-    (out / "table.md").write_text("\n\n".join(filter(None, [header, claims_text, *sections])) + "\n")
+    ladder_text, ladder_files = ladder_section(trends(found, counted, ablation), out)
+    written += ladder_files
+    (out / "table.md").write_text("\n\n".join(filter(None, [header, claims_text, ladder_text, *sections])) + "\n")
     frame(found).to_csv(out / "claims.csv", index=False)
     return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not table.empty else []), *written], found
 
