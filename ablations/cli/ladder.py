@@ -23,7 +23,8 @@ def cmd_ladder(args: argparse.Namespace) -> int:
     pilots = {rung: specs_at(args, design, corpus) for rung, design in designs.items()}
     over = {}
     for rung, specs in pilots.items():
-        most, baseline = max(specs, key=_passes), next((s for s in specs if s.variant == designs[rung].ablation.baseline), most)
+        most = max(specs, key=_passes)
+        baseline = next((s for s in specs if s.variant == designs[rung].ablation.baseline), most)
         print(f"{rung}: {non_embedding_params(baseline.model) / 1e6:.2f}M non-embedding parameters ({baseline.variant}), "
               f"{most.train.steps:,} steps, {most.train.steps * most.train.batch_size * most.model.context / 1e6:.2f}M "
               f"tokens, {_passes(most):.2f} passes, {len(specs)} run(s)")
