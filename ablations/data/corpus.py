@@ -148,9 +148,7 @@ def load_corpus(name: str, context: int, say: Callable[[str], None] | None = Non
     """The corpus named `shakespeare`, `stdlib` or a path, copied into the cache once (streamed: memory stays bounded
     whatever its size) and identified by the sha256 of its bytes."""
     source = _source(name)
-    if source.n_bytes is not None:  # a file's size is known before it is read; a dataset's once its rows are
-        _check_size(source.name, source.n_bytes, context)
-    digest, size = _cached_copy(source, say)
+    digest, size = _cached_copy(source, say)  # a dataset's size is known once its rows are read
     _check_size(source.name, size, context)
     if name == "shakespeare" and digest != SHAKESPEARE_SHA256:
         raise CorpusError(f"{source.files[0]} is not Tiny Shakespeare (sha256 mismatch); delete it or {ALTERNATIVES}")
