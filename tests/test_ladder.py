@@ -16,6 +16,7 @@ from ablations.judge.analysis import current, load_runs
 from ablations.judge.claims import verdicts
 from ablations.judge.ladder import trends
 from ablations.judge.verdict import FLIPS, GROWS, HOLDS, INCONCLUSIVE, NOT_RUN, SHRINKS
+from ablations.reporting.overview import write_overview
 from ablations.reporting.report import write_report
 from ablations.runs.resolve import model_config, train_config
 from ablations.runs.run_record import RunRecord
@@ -113,6 +114,9 @@ def test_the_report_has_a_ladder_section_with_per_size_rows_a_trend_and_a_figure
     assert figure in paths and figure.stat().st_size > 0 and csv in paths
     rows = pd.read_csv(csv)
     assert list(rows["preset"]) == list(diffs) and set(rows["trend"]) == {SHRINKS}
+    overview = write_overview([ablation], tmp_path).read_text()  # results/README.md: one row per trend
+    assert "## Scale ladder" in overview
+    assert f"| **{ablation.name}**: {ablation.claims[0].says} | x | {', '.join(diffs)} | **{SHRINKS}** |" in overview
 
 
 def test_a_ladder_that_cannot_read_its_corpus_once_at_every_rung_is_refused_before_anything_is_written(tmp_path):

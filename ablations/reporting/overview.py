@@ -18,10 +18,12 @@ HEADER = ["claim", "paper", "our effect [95% CI]", "verdict", "where (pairs, CI)
 
 def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
     """Write each ablation's report and results/README.md; return the README's path."""
-    judged = {}
+    judged, ladder = {}, []
     for ablation in ablations:
         try:
-            judged[ablation.name] = write_report_and_verdicts(ablation, results_dir)[1]
+            _, judged[ablation.name], along = write_report_and_verdicts(ablation, results_dir)
+            ladder += [[f"**{ablation.name}**: {t.claim.says}", t.corpus_label, ", ".join(r.preset for r in t.rungs),
+                        f"**{t.word}**", t.note, f"[report](reports/{ablation.name}/table.md)"] for t in along]
         except FileNotFoundError:
             judged[ablation.name] = None
     confirmatory = [v for found in judged.values() for v in found or () if not v.exploratory]
@@ -31,6 +33,10 @@ def write_overview(ablations: list[Ablation], results_dir: str | Path) -> Path:
         rows = [row for a in ablations if a.group == group for row in _rows(a, judged[a.name], exploratory=False)]
         if rows:
             tables += [f"## {group.capitalize()}", markdown_table(HEADER, rows)]
+    if ladder:
+        tables += ["## Scale ladder", "Each claim's effect along the ladder's rungs (`ablate ladder`), its fitted trend "
+                   "against log10 parameters and the trend verdict; per-rung rows and figures in each report.",
+                   markdown_table(["claim", "corpus", "rungs", "trend", "fit", "details"], ladder)]
     explored = [row for a in ablations for row in _rows(a, judged[a.name], exploratory=True)]
     if explored:
         tables += ["## Exploratory rows", "Seeds on which every run of the claim's variants was trained before the "

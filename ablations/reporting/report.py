@@ -16,7 +16,7 @@ from ablations.declare.metrics import METRICS, PER_RUN, Metric  # noqa: E402
 from ablations.declare.spec import Ablation  # noqa: E402
 from ablations.judge.analysis import GROUP, SWEEP_GROUP, capped_loss, compare, current, load_history, load_runs, lr_sensitivity  # noqa: E402, E501
 from ablations.judge.claims import frame, verdicts  # noqa: E402
-from ablations.judge.ladder import trends  # noqa: E402
+from ablations.judge.ladder import Trend, trends  # noqa: E402
 from ablations.judge.speed_verdicts import CSV_PREFIX, load_speed  # noqa: E402
 from ablations.judge.verdict import Verdict  # noqa: E402
 from ablations.reporting.claim_text import ci, claims_table, signed  # noqa: E402
@@ -131,8 +131,8 @@ def write_report(ablation: Ablation, results_dir: str | Path) -> list[Path]:
     return write_report_and_verdicts(ablation, results_dir)[0]
 
 
-def write_report_and_verdicts(ablation: Ablation, results_dir: str | Path) -> tuple[list[Path], list[Verdict]]:
-    """write_report, also returning its verdicts; the runs that count are resolved once, here."""
+def write_report_and_verdicts(ablation: Ablation, results_dir: str | Path) -> tuple[list[Path], list[Verdict], list[Trend]]:
+    """write_report, also returning its verdicts and ladder trends; the runs that count are resolved once, here."""
     runs = load_runs(results_dir, ablation.name)
     out = Path(results_dir) / "reports" / ablation.name
     speed = load_speed(out)
@@ -179,11 +179,12 @@ def write_report_and_verdicts(ablation: Ablation, results_dir: str | Path) -> tu
     if explored := [v for v in found if v.exploratory]:
         claims_text += ("\n\n### Exploratory\n\nSeeds on which every run of the claim's variants was trained before the "
                         "claim took its current form: shown apart, counted in no verdict.\n\n" + claims_table(explored))
-    ladder_text, ladder_files = ladder_section(trends(found, counted, ablation), out)
+    along = trends(found, counted, ablation)
+    ladder_text, ladder_files = ladder_section(along, out)
     written += ladder_files
     (out / "table.md").write_text("\n\n".join(filter(None, [header, claims_text, ladder_text, *sections])) + "\n")
     frame(found).to_csv(out / "claims.csv", index=False)
-    return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not table.empty else []), *written], found
+    return [out / "table.md", out / "claims.csv", *([out / "table.csv"] if not table.empty else []), *written], found, along
 
 
 def _left_out(runs: pd.DataFrame, counted: pd.DataFrame) -> str:
