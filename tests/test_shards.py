@@ -51,6 +51,31 @@ def test_a_bpe_trained_and_encoded_piece_by_piece_is_the_one_the_whole_text_give
             for i in e.ids] == reference
 
 
+def test_a_line_longer_than_the_limit_is_seen_in_segments_cut_where_the_whole_text_cuts_it(monkeypatch):
+    monkeypatch.setattr(shards_mod, "MAX_LINE", 50)
+    long = "".join(f"{i} " for i in range(60)) + "\n"  # 171 characters: segments of 50, 50, 50, 21
+    text = ("short line\n" + long + "another\n" + long).encode()
+    seen = shards_mod.lines(text)
+    assert "".join(seen) == text.decode() and max(map(len, seen)) == 50
+    assert seen[1:5] == [long[0:50], long[50:100], long[100:150], long[150:]]
+    view = np.frombuffer(text, dtype=np.uint8)
+    by_piece = [line for start, end in pieces(view, 30) for line in shards_mod.lines(view[start:end].tobytes())]
+    assert by_piece == seen  # pieces end at newlines, so a segment never depends on where a piece starts
+
+
+def test_encoding_in_batches_of_a_character_budget_gives_the_ids_of_one_batch():
+    from ablations.data.tokenizer import _encode
+
+    encoder = Tokenizer(models.BPE())
+    encoder.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    encoder.train_from_iterator(_text(500).decode().splitlines(keepends=True), trainers.BpeTrainer(
+        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    lines = _text(2000).decode().splitlines(keepends=True)
+    reference = [i for e in encoder.encode_batch(lines) for i in e.ids]
+    for budget in (1, 97, 5000, 10**9):
+        assert _encode(encoder, lines, budget).tolist() == reference
+
+
 def test_shards_read_as_one_array(tmp_path):
     parts = [np.arange(a, b, dtype=np.uint32) for a, b in ((0, 5), (5, 6), (6, 40), (40, 41))]
     whole, joined = Shards(parts), np.concatenate(parts)

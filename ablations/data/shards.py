@@ -18,6 +18,10 @@ from ablations.data.sources import CHUNK
 from ablations.data.storage import atomic_write, write_json
 
 PIECE_BYTES = 16 << 20  # input bytes per shard: bounds the memory of encoding one, and what a kill -9 loses
+# Characters the tokeniser sees as one line at most: a longer line (minified JSON, a data blob) goes in segments of
+# this length, cut at the same places wherever it is encoded. HF tokenizers' working memory grows with a line's
+# length, ~300 bytes a character; a 2.9 MB line took ~0.9 GB.
+MAX_LINE = 1 << 16
 
 
 def pieces(view: np.ndarray, size: int | None = None) -> list[tuple[int, int]]:
@@ -39,8 +43,12 @@ def pieces(view: np.ndarray, size: int | None = None) -> list[tuple[int, int]]:
 
 
 def lines(data: bytes) -> list[str]:
-    """Text lines as the tokeniser sees them. Cut at newlines only, a piece decodes as it does inside the whole."""
-    return data.decode("utf-8", errors="replace").splitlines(keepends=True)
+    """Text lines as the tokeniser sees them, each at most MAX_LINE characters. Cut at newlines (and within a line
+    at fixed offsets from its start), a piece decodes and cuts as it does inside the whole."""
+    found = data.decode("utf-8", errors="replace").splitlines(keepends=True)
+    if not found or max(map(len, found)) <= MAX_LINE:
+        return found
+    return [line[i : i + MAX_LINE] for line in found for i in range(0, max(len(line), 1), MAX_LINE)]
 
 
 def text_lines(view: np.ndarray) -> Iterator[str]:

@@ -12,7 +12,7 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -123,11 +123,25 @@ def read_ids(folder: Path, digest: str, tokenizer: str, which: str):
     return read_shards(cached(folder, digest, tokenizer, f".{which}.d"))
 
 
-def _encode(encoder, lines: list[str], batch: int = 1 << 14) -> np.ndarray:
-    """Ids of the lines, in order, encoded (in parallel inside `tokenizers`) a batch at a time and kept as arrays:
-    Encoding objects and Python ints for a whole shard would take gigabytes."""
-    arrays = [np.fromiter((i for e in encoder.encode_batch_fast(lines[k : k + batch]) for i in e.ids), dtype=np.int64)
-              for k in range(0, len(lines), batch)]
+BATCH_CHARS = 1 << 20  # characters per call into `tokenizers`: its working memory follows the text of one call
+
+
+def _batches(lines: list[str], budget: int) -> Iterator[list[str]]:
+    start, size = 0, 0
+    for k, line in enumerate(lines):
+        size += len(line)
+        if size >= budget:
+            yield lines[start : k + 1]
+            start, size = k + 1, 0
+    if start < len(lines):
+        yield lines[start:]
+
+
+def _encode(encoder, lines: list[str], budget: int = BATCH_CHARS) -> np.ndarray:
+    """Ids of the lines, in order, encoded (in parallel inside `tokenizers`) a batch of about `budget` characters at
+    a time and kept as arrays: Encoding objects and Python ints for a whole shard would take gigabytes."""
+    arrays = [np.fromiter((i for e in encoder.encode_batch_fast(batch) for i in e.ids), dtype=np.int64)
+              for batch in _batches(lines, budget)]
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
 
 
