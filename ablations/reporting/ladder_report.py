@@ -17,8 +17,9 @@ from ablations.reporting.markdown import markdown_table
 from ablations.reporting.plots import save_figure
 
 INTRO = ("Each claim at every rung of the scale ladder (`ablate ladder`; presets of tiny's aspect ratio, tokens per "
-         "parameter and 1/d_model LR, single-pass), and the trend of its effect against log10 non-embedding parameters: "
-         "an OLS fit over every paired seed, 95% CI on the slope per decade. The trend rule is in `judge/ladder.py`.")
+         "parameter and 1/d_model LR, single-pass), and the trend of its effect against log10 of the baseline's "
+         "non-embedding parameters: a least-squares fit over every paired seed with a fixed effect per seed, 95% CI on "
+         "the slope per decade. The trend rule, fixed before the ladder's runs, is in `judge/ladder.py`.")
 
 
 LIMITS = ("What the ladder holds fixed, and so cannot separate from size: tokens per parameter (so compute grows as "
