@@ -21,6 +21,9 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ABLATE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.setenv("ABLATE_RESULTS", str(tmp_path_factory.mktemp("results")))
     monkeypatch.setenv("ABLATE_OFFLINE", "1")  # tests never download: Tiny Shakespeare from ../shared, else stdlib
+    for offline in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):  # nor reach the Hugging Face hub (datasets, tokenizers)
+        monkeypatch.setenv(offline, "1")
+    monkeypatch.setenv("WANDB_MODE", "offline")  # nor Weights & Biases
     if SHAKESPEARE.exists():
         monkeypatch.setenv("ABLATE_DATA_DIR", str(SHARED_DATA))
     else:

@@ -79,7 +79,8 @@ def bad(kind) -> st.SearchStrategy[str]:
     if isinstance(kind, Tokenizer):
         return st.one_of(st.integers(max_value=256).map(lambda n: f"bpe:{n}"),
                          st.integers(min_value=MAX_BPE + 1).map(lambda n: f"bpe:{n}"),
-                         st.sampled_from([str(PLACES / "missing.json"), str(PLACES / "junk.json"), str(PLACES / "folder.png")]),
+                         st.sampled_from([str(PLACES / "missing.json"), str(PLACES / "junk.json"), str(PLACES / "folder.png"),
+                                          "hf:nobody-here/no-tokenizer"]),  # offline (conftest): not in the cache
                          text.filter(lambda t: t != "bytes" and not re.fullmatch(r"bpe:\d+", t) and not t.endswith(".json")))
     if isinstance(kind, ClusterProfile):
         return st.one_of(st.sampled_from([str(PLACES / "missing.toml"), str(PLACES / "bad.toml")]),

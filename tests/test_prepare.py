@@ -61,3 +61,35 @@ def test_a_run_on_a_pretrained_tokenizer_json_trains_and_reports_per_byte(tmp_pa
     tokens_per_byte = len(read_split(load_corpus(str(path), 16).tokenized(str(tmp_path / "tokenizer.json")), "val")) / (
         int(path.stat().st_size) - int(path.stat().st_size * 0.9))
     assert tokens_per_byte < 0.9 and 0 < values["final_val_loss"] < np.log(tokenizer.get_vocab_size())
+
+
+def test_a_hub_tokenizer_is_fetched_once_into_the_cache_and_then_read_as_a_file(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from ablations.cli.flags import Tokenizer as TokenizerFlag
+
+    saved = tmp_path / "hub" / "tokenizer.json"
+    saved.parent.mkdir()
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.train_from_iterator(["to be or not to be\n"] * 20, trainers.BpeTrainer(
+        vocab_size=280, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tokenizer.save(str(saved))
+    asked = []
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo_id, filename: asked.append((repo_id, filename))
+                        or str(saved))
+    monkeypatch.setenv("ABLATE_CACHE", str(tmp_path / "cache"))
+    path = TokenizerFlag().parse("hf:someone/tiny-bpe", None)
+    assert asked == [("someone/tiny-bpe", "tokenizer.json")]
+    assert path == str(tmp_path / "cache" / "tokenizers" / "someone--tiny-bpe.tokenizer.json")
+    assert open(path, "rb").read() == saved.read_bytes()  # the hub's bytes: their hash is the run's vocabulary id
+
+
+def test_a_hub_tokenizer_not_in_the_cache_is_refused_offline_in_one_line(tmp_path):
+    import os
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    done = ablate("prepare", "--data", "stdlib", "--tokenizer", "hf:nobody-here/no-tokenizer", env=env)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "--tokenizer hf:nobody-here/no-tokenizer" in done.stderr
+    assert "offline it must be in the Hugging Face cache" in done.stderr

@@ -10,7 +10,8 @@ import argparse
 import os
 from pathlib import Path
 
-from ablations.data.tokenizer import BYTES, MAX_BPE, bpe_size, is_file, pretrained
+from ablations.data.corpus import cache_dir
+from ablations.data.tokenizer import BYTES, HUB, MAX_BPE, bpe_size, from_hub, is_file, pretrained
 from ablations.declare.flag_kinds import (
     Command,
     EditFile,
@@ -45,9 +46,15 @@ def _variants(args: argparse.Namespace) -> list[str]:
 
 
 class Tokenizer:
-    ALLOWED = f"give bytes, bpe:N with N from 257 to {MAX_BPE} (e.g. bpe:2048), or a byte-level tokenizer.json"
+    ALLOWED = (f"give bytes, bpe:N with N from 257 to {MAX_BPE} (e.g. bpe:2048), a byte-level tokenizer.json, or "
+               "hf:NAME (a hub repository's)")
 
     def parse(self, text: str, args: argparse.Namespace) -> str:
+        if text.startswith(HUB):  # fetched (or found in the Hugging Face cache) once, then a file like any other
+            try:
+                text = str(from_hub(text[len(HUB):], cache_dir() / "tokenizers"))
+            except ValueError as why:
+                raise Refused(str(why)) from None
         if is_file(text):  # a pretrained tokenizer: checked here, so a bad file stops before any corpus is read
             path = Path(text).expanduser().resolve()
             if not path.is_file():
@@ -136,9 +143,10 @@ RUN = [
          "text file or directory, or a Hugging Face dataset: hf:NAME (the hub, cached once) or hf:PATH (local parquet, "
          "jsonl or arrow files), then :field=F (default text), :split=S (default train), :config=C "
          "(default: shakespeare if a local copy exists, else stdlib)"),
-    Flag("--tokenizer", Tokenizer(), default=BYTES, metavar="bytes|bpe:N|FILE.json", help="bytes (default), a byte-level "
-         "BPE of N tokens trained on the training split and cached, or a pretrained byte-level tokenizer.json (GPT-2 "
-         "style); part of each run's identity; losses are reported in nats per byte, exactly, either way"),
+    Flag("--tokenizer", Tokenizer(), default=BYTES, metavar="bytes|bpe:N|FILE.json|hf:NAME", help="bytes (default), a "
+         "byte-level BPE of N tokens trained on the training split and cached, a pretrained byte-level tokenizer.json "
+         "(GPT-2 style), or hf:NAME, a hub repository's tokenizer.json (e.g. hf:gpt2; cached once); part of each run's "
+         "identity; losses are reported in nats per byte, exactly, either way"),
     Flag("--compile", Switch(), help="torch.compile each model (fused kernels; part of the run's identity; the first "
          "step's excess time, mostly compilation, is recorded apart from the step-time metrics)"),
     Flag("--executor", OneOf("executor", _executors), default=DEFAULT, check=_executor_usable,
@@ -178,7 +186,7 @@ COMMANDS = [
     Command("prepare", "make a corpus ready once: copy it into the cache and tokenise it into shards",
             [Flag("--data", TextSource(("shakespeare", "stdlib")), metavar="CORPUS", help="as ablate run: shakespeare, "
                   "stdlib, a text file or directory of any size, or hf:NAME|hf:PATH[:field=F] (default: as ablate run)"),
-             Flag("--tokenizer", Tokenizer(), default=BYTES, metavar="bytes|bpe:N|FILE.json", help="as ablate run")],
+             Flag("--tokenizer", Tokenizer(), default=BYTES, metavar="bytes|bpe:N|FILE.json|hf:NAME", help="as ablate run")],
             "Streams the corpus in bounded memory (its sha256, computed on the way, is its identity), then trains the "
             "tokenizer on the training split (bpe:N) and encodes each split into shards written whole, with progress; "
             "killed, it resumes at the first missing shard. Run it once before sending an array to a cluster."),

@@ -41,6 +41,27 @@ def bpe_size(tokenizer: str) -> int | None:
     raise ValueError(f"tokenizer {tokenizer!r}: use bytes, bpe:N with N from 257 to {MAX_BPE}, or a tokenizer.json")
 
 
+HUB = "hf:"  # --tokenizer hf:NAME: a hub repository's tokenizer.json (gpt2, meta-llama/Llama-3.2-1B, ...)
+
+
+def from_hub(name: str, folder: Path) -> Path:
+    """The tokenizer.json of hub repository `name`, through the Hugging Face cache (downloaded once while online;
+    offline, HF_HUB_OFFLINE=1, it must be cached), copied to `folder` under a name of its own; from there it is a
+    tokenizer.json like any other (its bytes' hash joins the run's identity). ValueError says why it cannot."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        found = Path(hf_hub_download(repo_id=name, filename="tokenizer.json"))
+    except Exception as error:  # offline and not cached, no such repository, no tokenizer.json, gated: one line
+        text = " ".join(str(error).split())[:160] or type(error).__name__
+        raise ValueError(f"{HUB}{name}: no tokenizer.json to be had ({text}); offline it must be in the Hugging Face "
+                         "cache: run once while online, or give the file's path") from None
+    local = folder / f"{name.replace('/', '--')}.tokenizer.json"
+    if not local.exists() or local.read_bytes() != found.read_bytes():
+        atomic_write(local, found.read_bytes())
+    return local
+
+
 @lru_cache(maxsize=16)
 def _pretrained(path: str, mtime_ns: int):
     from tokenizers import Tokenizer
