@@ -40,6 +40,8 @@ def plot_trend(trend: Trend, path: Path | None = None) -> plt.Figure:
     y = np.array([r.verdict.effect.mean for r in shown])
     low, high = (np.array([getattr(r.verdict.effect, side) for r in shown]) for side in ("low", "high"))
     ax.errorbar(x, y, yerr=[np.nan_to_num(y - low), np.nan_to_num(high - y)], fmt="o", capsize=4, label="rung: mean, 95% CI")
+    for rung, xi, yi in zip(shown, x, y):
+        ax.annotate(rung.preset, (xi, yi), textcoords="offset points", xytext=(6, 4), fontsize=7)
     if not math.isnan(trend.slope.mean):
         line = np.geomspace(x.min(), x.max(), 50)
         ax.plot(line, trend.intercept + trend.slope.mean * np.log10(line), "--", label=f"fit: {trend.word}")
