@@ -135,3 +135,13 @@ def test_a_ladder_runs_its_rungs_as_ordinary_runs(tmp_path):
     assert "smoke: " in done.stdout and "1 run(s)" not in done.stdout  # two variants, one seed
     summaries = [r.read_summary() for r in RunRecord.done(tmp_path, "serial_vs_parallel")]
     assert sorted((s["variant"], s["preset"]) for s in summaries) == [("parallel", "smoke"), ("serial", "smoke")]
+
+
+def test_a_ladder_under_seeds_auto_plans_each_rungs_second_stage_from_that_rungs_pilot(tmp_path):
+    done = ablate("ladder", "serial_vs_parallel", "--rungs", "smoke", "--seeds", "auto", "--max-seeds", "4",
+                  "--executor", "debug", "--data", "stdlib", "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    seeds = sorted((s["variant"], s["seed"]) for s in (r.read_summary() for r in RunRecord.done(tmp_path, "serial_vs_parallel")))
+    pilot = [(v, s) for v in ("parallel", "serial") for s in range(3, 6)]
+    assert set(pilot) <= set(seeds) and len(seeds) <= 8  # the pilot, then at most the cap of 4 seeds per variant
+    assert ("--seeds auto: serial at lr" in done.stdout) == (len(seeds) > 6)
