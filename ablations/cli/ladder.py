@@ -7,13 +7,8 @@ from __future__ import annotations
 import argparse
 
 from ablations.cli.run import _corpus, _design, run_specs, specs_at
-from ablations.data.corpus import training_passes
 from ablations.declare.flag_kinds import UsageError
 from models import non_embedding_params
-
-
-def _passes(spec) -> float:
-    return training_passes(spec.corpus, spec.train.steps, spec.train.batch_size, spec.model.context)
 
 
 def cmd_ladder(args: argparse.Namespace) -> int:
@@ -23,13 +18,13 @@ def cmd_ladder(args: argparse.Namespace) -> int:
     pilots = {rung: specs_at(args, design, corpus) for rung, design in designs.items()}
     over = {}
     for rung, specs in pilots.items():
-        most = max(specs, key=_passes)
+        most = max(specs, key=lambda spec: spec.passes)
         baseline = next((s for s in specs if s.variant == designs[rung].ablation.baseline), most)
         print(f"{rung}: {non_embedding_params(baseline.model) / 1e6:.2f}M non-embedding parameters ({baseline.variant}), "
               f"{most.train.steps:,} steps, {most.train.steps * most.train.batch_size * most.model.context / 1e6:.2f}M "
-              f"tokens, {_passes(most):.2f} passes, {len(specs)} run(s)")
-        if _passes(most) > 1:
-            over[rung] = _passes(most)
+              f"tokens, {most.passes:.2f} passes, {len(specs)} run(s)")
+        if most.passes > 1:
+            over[rung] = most.passes
     if over:
         raise UsageError(f"--rungs {','.join(over)}: their runs would read the training split of {corpus.name} "
                          f"{', '.join(f'{p:.2f}' for p in over.values())} times; a ladder is single-pass at every rung: "

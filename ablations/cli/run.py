@@ -8,7 +8,7 @@ import dataclasses
 import signal
 
 from ablations.catalogue import get_ablation
-from ablations.data.corpus import Corpus, CorpusError, default_corpus, load_corpus, tokens_per_byte, training_passes
+from ablations.data.corpus import Corpus, CorpusError, default_corpus, load_corpus, tokens_per_byte
 from ablations.data.tokenizer import BYTES
 from ablations.declare.flag_kinds import UsageError
 from ablations.declare.names import UnknownName
@@ -64,8 +64,8 @@ def specs_at(args: argparse.Namespace, design: Design, corpus: Corpus) -> list[R
 def _check_repeats(specs: list[RunSpec], preset: Preset, allowed: bool) -> None:
     """A run that reads its training split more than once is a repeated-corpus experiment: said up front, and
     refused past what the preset is meant for unless --allow-repeats asks for it."""
-    most = max(specs, key=lambda s: training_passes(s.corpus, s.train.steps, s.train.batch_size, s.model.context))
-    passes = training_passes(most.corpus, most.train.steps, most.train.batch_size, most.model.context)
+    most = max(specs, key=lambda spec: spec.passes)
+    passes = most.passes
     if passes <= 1:
         return
     what = (f"runs read the training split up to {passes:.1f} times ({most.variant}: {most.train.steps:,} steps × "

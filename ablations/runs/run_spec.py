@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ablations.data.corpus import Corpus
+from ablations.data.corpus import Corpus, training_passes
 from ablations.declare.train_config import TrainConfig
 from ablations.runs.identity import run_identity
 from ablations.runs.run_record import RunRecord
@@ -34,6 +34,11 @@ class RunSpec:
     def run_id(self) -> str:
         """Hash of everything that determines the run's numbers (the rule: `ablations/runs/identity.py`)."""
         return run_identity(self.model.to_dict(), self.train.to_dict(), self.corpus.identity, self.seed, self.compile)
+
+    @property
+    def passes(self) -> float:
+        """Times its batches read the training split: above 1, a repeated-data experiment."""
+        return training_passes(self.corpus, self.train.steps, self.train.batch_size, self.model.context)
 
     @property
     def label(self) -> str:

@@ -23,7 +23,7 @@ from lightning.pytorch.plugins import TorchCheckpointIO
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from ablations.data.batches import TokenDataModule, val_tokens_per_byte
-from ablations.data.corpus import tokens_per_byte, training_passes, unigram_val_loss
+from ablations.data.corpus import tokens_per_byte, unigram_val_loss
 from ablations.data.storage import StorageFault, storage_fault
 from ablations.declare.metrics import METRICS, RunRows, summary_values
 from ablations.runs.run_record import AlreadyTraining
@@ -60,10 +60,6 @@ def take_threads(spec: RunSpec) -> int:
     return torch.get_num_threads()
 
 
-def _passes(spec: RunSpec) -> float:
-    return training_passes(spec.corpus, spec.train.steps, spec.train.batch_size, spec.model.context)
-
-
 def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float, resumed_from: int) -> dict:
     """The run's description, every registered metric, and how and where it was measured."""
     rows = RunRows.of(spec.record.read_rows(), spec.train.steps, system.diverged_at is not None,
@@ -73,7 +69,7 @@ def summarise(spec: RunSpec, system: LanguageModelSystem, wall_time: float, resu
     return {
         **spec.describe(),
         **summary_values(rows, spec.model, measured={"peak_memory_bytes": peak, "mfu": _mfu(rows, spec, system.device),
-                                                     "train_passes": _passes(spec), **extrapolated}),
+                                                     "train_passes": spec.passes, **extrapolated}),
         "tokens_seen": spec.train.steps * spec.train.batch_size * spec.model.context,
         **{name: value for name, value in extrapolated.items() if name not in METRICS},  # the loss-by-position curves
         "steps_done": rows.train[-1]["step"] if rows.train else 0,
