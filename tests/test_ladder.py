@@ -145,3 +145,8 @@ def test_a_ladder_under_seeds_auto_plans_each_rungs_second_stage_from_that_rungs
     pilot = [(v, s) for v in ("parallel", "serial") for s in range(3, 6)]
     assert set(pilot) <= set(seeds) and len(seeds) <= 8  # the pilot, then at most the cap of 4 seeds per variant
     assert ("--seeds auto: serial at lr" in done.stdout) == (len(seeds) > 6)
+
+
+def test_runs_at_one_rung_alone_are_no_ladder(tmp_path):
+    *_, found = _ladder_runs(tmp_path, {"tiny": [0.01, 0.02, 0.015]})  # the tiny preset, as every ablation runs it
+    assert found == []

@@ -7,7 +7,8 @@ the effect against log10 non-embedding parameters, judged by a rule fixed before
   largest rung than at the smallest, else shrinks toward zero;
 - else holds at every size when every rung's own verdict is the claim's success word (reproduced, equivalent):
   the slope's CI, always shown, says how flat;
-- else inconclusive, saying what would settle it. Fewer than three rungs with two pairs each: not run.
+- else inconclusive, saying what would settle it. Fewer than three rungs with two pairs each: not run (a corpus
+  with runs at one rung only has no row).
 
 The slope is a least-squares fit of every (rung, seed) paired difference on log10 of the baseline's non-embedding
 parameters with a fixed effect per seed (a seed reads the same batches at every rung), CI from Student t with
@@ -130,6 +131,8 @@ def trends(found: list[Verdict], counted: pd.DataFrame, ablation: Ablation) -> l
             key = (v.where.corpus_label, v.where.lr if ablation.lrs else math.nan)
             groups.setdefault(key, []).append(Rung(v.where.preset, params[v.where.preset], v))
         for (corpus, lr), rungs in sorted(groups.items(), key=lambda item: item[0][0]):
+            if len({r.preset for r in rungs}) < 2:
+                continue  # one preset of the ladder (tiny, say) run on its own is no ladder
             rungs = sorted(rungs, key=lambda r: LADDER.index(r.preset))
             usable = [r for r in rungs if r.verdict.pairs >= 2 and not math.isnan(r.verdict.sd)]
             if len({r.preset for r in usable}) < MIN_RUNGS:
