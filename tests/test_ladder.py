@@ -147,6 +147,11 @@ def test_a_ladder_under_seeds_auto_plans_each_rungs_second_stage_from_that_rungs
     assert ("--seeds auto: serial at lr" in done.stdout) == (len(seeds) > 6)
 
 
-def test_runs_at_one_rung_alone_are_no_ladder(tmp_path):
-    *_, found = _ladder_runs(tmp_path, {"tiny": [0.01, 0.02, 0.015]})  # the tiny preset, as every ablation runs it
+def test_runs_at_one_rung_alone_are_no_ladder_and_leave_no_ladder_files(tmp_path):
+    ablation, _, found = _ladder_runs(tmp_path, {"tiny": [0.01, 0.02, 0.015]})  # tiny, as every ablation runs it
     assert found == []
+    out = tmp_path / "reports" / ablation.name
+    out.mkdir(parents=True)
+    (out / "ladder-0.png").write_bytes(b"an earlier report's figure")
+    write_report(ablation, tmp_path)
+    assert not list(out.glob("ladder*")) and "## Scale ladder" not in (out / "table.md").read_text()

@@ -59,7 +59,10 @@ def plot_trend(trend: Trend, path: Path | None = None) -> plt.Figure:
 
 
 def ladder_section(found: list[Trend], out: Path) -> tuple[str, list[Path]]:
-    """The section's markdown, and the files written (ladder.csv, one figure per trend)."""
+    """The section's markdown, and the files written (ladder.csv, one figure per trend). An earlier report's ladder
+    files go first, so none outlives the trend it drew."""
+    for stale in [*out.glob("ladder-*.png"), out / "ladder.csv"]:
+        stale.unlink(missing_ok=True)
     if not found:
         return "", []
     rows, trend_rows, csv, written = [], [], [], []
