@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ablations.data.dataset_source import is_dataset
+
 
 class Refused(ValueError):
     """A value a kind does not take; the message says what it does take."""
@@ -200,7 +202,7 @@ class TextSource:
     words: tuple[str, ...]
 
     def parse(self, text: str, args: argparse.Namespace) -> str:
-        if text in self.words or text.startswith("hf:"):  # a dataset is checked as it is opened, before any job
+        if text in self.words or is_dataset(text):  # a dataset is checked as it is opened, before any job
             return text
         why = describe_path(Path(text).expanduser()) if text else "no path given"
         if why:
